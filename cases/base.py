@@ -1,0 +1,138 @@
+"""The analytic-case interface.
+
+A case couples an exact learning coefficient at a stated point w* (from `rlct.exact`) with a
+batched torch loss the estimators can sample, at named scales. Subclass `Case` in any module of
+the `cases` package and it is registered automatically (no central list to edit).
+
+A subclass declares:
+  * ``name`` and ``description`` (class attributes);
+  * ``parameters``: the validated constructor parameters (a dict of name -> value), set in
+    ``__init__`` via ``validate``;
+  * ``scales``: a dict scale name -> keyword parameters (ordered from small to large);
+  * ``exact()`` -> `rlct.exact.RLCT` (value, multiplicity, scope, point, why it holds there);
+  * ``build(seed, device, dtype)`` -> `Problem` (target = batched loss + data + w*, n);
+  * optionally ``recommended(self)`` -> `SamplerSettings` for this instance.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from rlct.exact import RLCT
+from rlct.numeric.settings import SamplerSettings
+from rlct.numeric.target import Target
+
+_REGISTRY: dict[str, type[Case]] = {}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What a case builds: everything an estimator needs plus the exact answer."""
+
+    case: str
+    parameters: dict[str, Any]
+    target: Target
+    exact: RLCT
+    scale: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return self.target.dim
+
+    @property
+    def n(self) -> int:
+        return self.target.n
+
+
+class Case(ABC):
+    """Base class of all analytic cases; see the module docstring."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    scales: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "__abstractmethods__", None):
+            return
+        if not cls.name:
+            raise TypeError(f"{cls.__qualname__}: a case needs a non-empty `name`")
+        if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+            other = _REGISTRY[cls.name]
+            if (other.__module__, other.__qualname__) != (cls.__module__, cls.__qualname__):
+                raise TypeError(f"case name {cls.name!r} is registered twice")
+        _REGISTRY[cls.name] = cls
+
+    def __init__(self, **parameters: Any) -> None:
+        self.parameters: dict[str, Any] = self.validate(**parameters)
+
+    # -- to implement -------------------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def validate(cls, **parameters: Any) -> dict[str, Any]:
+        """Check and normalize the parameters; raise ``ValueError`` naming the bad field."""
+
+    @abstractmethod
+    def exact(self) -> RLCT:
+        """The exact learning coefficient at the point w* that `build` localizes at."""
+
+    @abstractmethod
+    def build(
+        self, *, seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64
+    ) -> Problem:
+        """Generate the data (from ``seed``) and return the batched target at w*."""
+
+    # -- provided -----------------------------------------------------------------------------
+    def recommended(self) -> SamplerSettings:
+        """Estimator settings for this instance (override with calibrated values)."""
+        return SamplerSettings()
+
+    @classmethod
+    def at_scale(cls, scale: str, **overrides: Any) -> Case:
+        if scale not in cls.scales:
+            raise ValueError(f"scale: case {cls.name!r} has scales {list(cls.scales)}, got {scale!r}")
+        return cls(**{**cls.scales[scale], **overrides})
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.parameters.items())
+        return f"{type(self).__name__}({args})"
+
+
+def registry() -> dict[str, type[Case]]:
+    """All registered cases, discovering the modules of the `cases` package first."""
+    from cases import discover
+
+    discover()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get_case(name: str) -> type[Case]:
+    cases = registry()
+    if name not in cases:
+        raise ValueError(f"case: unknown case {name!r}; known: {', '.join(cases)}")
+    return cases[name]
+
+
+def numpy_generator(seed: int, *keys: int) -> np.random.Generator:
+    """A numpy Generator derived from one SeedSequence (seed, *keys)."""
+    return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
+
+
+def torch_generator(seed: int, *keys: int, device: str | torch.device = "cpu") -> torch.Generator:
+    """A torch Generator seeded from the same SeedSequence scheme as `numpy_generator`."""
+    state = np.random.SeedSequence([seed, *keys]).generate_state(2, dtype=np.uint32)
+    g = torch.Generator(device=device)
+    g.manual_seed(int(state[0]) << 32 | int(state[1]))
+    return g
+
+
+def default_nbeta(n: int) -> float:
+    """n * beta with the WBIC temperature beta = 1 / log n (Watanabe 2013)."""
+    return n / math.log(n)

@@ -1,0 +1,5 @@
+import sys
+
+from rlct.cli import main
+
+sys.exit(main())

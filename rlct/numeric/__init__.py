@@ -1,0 +1,1 @@
+"""Numeric estimation of learning coefficients (torch): SGLD-family LLC estimators and oracles."""

@@ -1,0 +1,78 @@
+"""The target contract shared by every case and every sampler.
+
+A `Target` is an empirical loss L_n(w) evaluated for C chains at once:
+
+    loss(w, batch) -> (C,)     w: (C, d) flat parameters, batch: tuple of (C, b, ...) tensors
+
+Each chain sees its own minibatch (a leading chain axis on the data), so chains stay independent.
+The full-data loss L_n is the same function on the whole data set broadcast over chains.
+Models written as `torch.nn.Module` are adapted by `rlct.numeric.module_target`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+BatchedLoss = Callable[[Tensor, tuple[Tensor, ...]], Tensor]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A batched empirical loss with its data and the point w* to localize at.
+
+    Attributes:
+        loss: ``loss(w, batch) -> (C,)``: mean loss of each chain's parameters ``w[c]`` on
+            that chain's minibatch ``tuple(t[c] for t in batch)``.
+        data: the n training examples, a tuple of tensors each shaped ``(n, ...)``.
+        w_star: the point w* (shape ``(d,)``) at which the local learning coefficient is wanted.
+        name: a label for reports.
+    """
+
+    loss: BatchedLoss
+    data: tuple[Tensor, ...]
+    w_star: Tensor
+    name: str = "target"
+
+    def __post_init__(self) -> None:
+        if self.w_star.ndim != 1:
+            raise ValueError(f"w_star: expected a flat (d,) tensor, got shape {tuple(self.w_star.shape)}")
+        if not self.data:
+            raise ValueError("data: expected at least one tensor")
+        n = self.data[0].shape[0]
+        for i, t in enumerate(self.data):
+            if t.shape[0] != n:
+                raise ValueError(f"data[{i}]: expected {n} rows like data[0], got {t.shape[0]}")
+
+    @property
+    def n(self) -> int:
+        return int(self.data[0].shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.w_star.numel())
+
+    def full_batch(self, chains: int) -> tuple[Tensor, ...]:
+        """The whole data set broadcast over ``chains`` (a view, no copy)."""
+        return tuple(t.unsqueeze(0).expand(chains, *t.shape) for t in self.data)
+
+    def minibatch(self, chains: int, batch_size: int, generator: torch.Generator) -> tuple[Tensor, ...]:
+        """An independent uniform minibatch (with replacement) for each chain: (C, b, ...)."""
+        idx = torch.randint(
+            0, self.n, (chains, batch_size), generator=generator, device=generator.device
+        ).to(self.data[0].device)
+        return tuple(t[idx] for t in self.data)
+
+    @torch.no_grad()
+    def full_loss(self, w: Tensor, chunk: int = 65536) -> Tensor:
+        """L_n(w) for w shaped (C, d) on the whole data set, evaluated in row chunks."""
+        total = torch.zeros(w.shape[0], dtype=w.dtype, device=w.device)
+        for start in range(0, self.n, chunk):
+            part = tuple(t[start : start + chunk] for t in self.data)
+            rows = part[0].shape[0]
+            batch = tuple(p.unsqueeze(0).expand(w.shape[0], *p.shape) for p in part)
+            total += self.loss(w, batch) * rows
+        return total / self.n
