@@ -16,17 +16,18 @@ A subclass declares:
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 
 from rlct.exact import RLCT
+from rlct.numeric.seeding import numpy_generator, torch_generator
 from rlct.numeric.settings import SamplerSettings
 from rlct.numeric.target import Target
+
+__all__ = ["Case", "Problem", "get_case", "numpy_generator", "registry", "torch_generator"]
 
 _REGISTRY: dict[str, type[Case]] = {}
 
@@ -118,21 +119,3 @@ def get_case(name: str) -> type[Case]:
     if name not in cases:
         raise ValueError(f"case: unknown case {name!r}; known: {', '.join(cases)}")
     return cases[name]
-
-
-def numpy_generator(seed: int, *keys: int) -> np.random.Generator:
-    """A numpy Generator derived from one SeedSequence (seed, *keys)."""
-    return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
-
-
-def torch_generator(seed: int, *keys: int, device: str | torch.device = "cpu") -> torch.Generator:
-    """A torch Generator seeded from the same SeedSequence scheme as `numpy_generator`."""
-    state = np.random.SeedSequence([seed, *keys]).generate_state(2, dtype=np.uint32)
-    g = torch.Generator(device=device)
-    g.manual_seed(int(state[0]) << 32 | int(state[1]))
-    return g
-
-
-def default_nbeta(n: int) -> float:
-    """n * beta with the WBIC temperature beta = 1 / log n (Watanabe 2013)."""
-    return n / math.log(n)

@@ -47,6 +47,20 @@ class Target:
             if t.shape[0] != n:
                 raise ValueError(f"data[{i}]: expected {n} rows like data[0], got {t.shape[0]}")
 
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Target:
+        """The same target with data and w* on ``device`` (floating tensors cast to ``dtype``)."""
+
+        def move(t: Tensor) -> Tensor:
+            cast = dtype if dtype is not None and t.is_floating_point() else t.dtype
+            return t.to(device=device, dtype=cast)
+
+        return Target(
+            loss=self.loss,
+            data=tuple(move(t) for t in self.data),
+            w_star=move(self.w_star),
+            name=self.name,
+        )
+
     @property
     def n(self) -> int:
         return int(self.data[0].shape[0])

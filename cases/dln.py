@@ -1,0 +1,188 @@
+"""Deep linear networks: Y = W_L ... W_1 X + noise, exact lambda from Aoyagi 2024.
+
+Model: x ~ N(0, I_{H_0}), y = C x + sigma * eps with C = U diag(s) V^T of rank r, eps ~ N(0, I).
+Loss (per example): ||y - W_L ... W_1 x||^2 / (2 sigma^2), the Gaussian negative log-likelihood
+up to a constant, so K(w) = ||W_L...W_1 - C||_F^2 / (2 sigma^2).
+
+The point w* and why `rlct.exact.dln` (a *global* value) holds there (theory.md sec. 0):
+  * r = 0: w* = 0. K is then homogeneous in w, so every true point's local RLCT is attained
+    arbitrarily close to 0; the local value at 0 is the global minimum.
+  * r > 0: w* is the "minimal-rank" true point: W_1 = [diag(s)^(1/L) V^T; 0],
+    W_l = [[diag(s)^(1/L), 0], [0, 0]] for 1 < l < L, W_L = [U diag(s)^(1/L), 0]; every layer
+    has rank exactly r. Near this point the network splits (Aoyagi 2024, proof of the main
+    theorem; Aoyagi & Watanabe 2005 sec. 4 for L = 2) into a regular part of dimension
+    r(H_0 + H_L - r) and a rank-0 deep linear network with widths H_s - r at the origin, which
+    is the r = 0 case above; the closed form is exactly this sum (theory.md sec. 4, the
+    geometric form). At a generic true point (some layer of rank > r) the local value can be
+    larger (theory.md sec. 0: widths [2,2,2], r = 0, B = I, A = 0 gives 2 > 3/2).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from cases.base import Case, Problem, torch_generator
+from rlct.exact import RLCT, dln
+from rlct.exact._validate import as_int, as_int_list
+from rlct.numeric.settings import SamplerSettings
+from rlct.numeric.target import Target
+
+DATA_STREAM = 1  # SeedSequence key of the data stream
+
+
+def layer_shapes(widths: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Shapes (H_l, H_{l-1}) of W_1 .. W_L."""
+    return [(widths[i + 1], widths[i]) for i in range(len(widths) - 1)]
+
+
+def unflatten(w: Tensor, widths: tuple[int, ...]) -> list[Tensor]:
+    """(C, d) flat parameters -> [W_1 (C, H_1, H_0), ..., W_L (C, H_L, H_{L-1})] (views)."""
+    out, start = [], 0
+    for rows, cols in layer_shapes(widths):
+        out.append(w[:, start : start + rows * cols].view(w.shape[0], rows, cols))
+        start += rows * cols
+    return out
+
+
+def forward(w: Tensor, x: Tensor, widths: tuple[int, ...]) -> Tensor:
+    """Network output for C chains: w (C, d), x (C, b, H_0) -> (C, b, H_L)."""
+    h = x
+    for weight in unflatten(w, widths):
+        h = torch.bmm(h, weight.transpose(1, 2))
+    return h
+
+
+def make_loss(widths: tuple[int, ...], noise_std: float) -> Callable[[Tensor, tuple[Tensor, ...]], Tensor]:
+    scale = 1.0 / (2.0 * noise_std**2)
+
+    def loss(w: Tensor, batch: tuple[Tensor, ...]) -> Tensor:
+        x, y = batch
+        residual = y - forward(w, x, widths)
+        return scale * residual.square().sum(dim=2).mean(dim=1)
+
+    return loss
+
+
+class DLNCase(Case):
+    name = "dln"
+    description = "deep linear network Y = W_L...W_1 X, Gaussian data (Aoyagi 2024)"
+    scales = {
+        "1e2": {"widths": (10, 10, 10), "rank": 2},
+        "1e3": {"widths": (20, 20, 20, 20), "rank": 3},
+        "1e4": {"widths": (50, 50, 50, 50, 50), "rank": 10},
+        "1e5": {"widths": (160, 160, 160, 160, 160), "rank": 20},
+        "1e6": {"widths": (500, 500, 500, 500, 500), "rank": 50},
+        "1e7": {"widths": (1000,) * 11, "rank": 100},
+    }
+
+    @classmethod
+    def validate(cls, **parameters: Any) -> dict[str, Any]:
+        unknown = set(parameters) - {"widths", "rank", "n", "noise_std"}
+        if unknown:
+            raise ValueError(f"{sorted(unknown)[0]}: unknown parameter of case 'dln'")
+        if "widths" not in parameters:
+            raise ValueError("widths: required")
+        widths = tuple(as_int_list("widths", parameters["widths"], minimum=1, min_length=2))
+        rank = as_int("rank", parameters.get("rank", 0), minimum=0)
+        if rank > min(widths):
+            raise ValueError(f"rank: must be <= the smallest width {min(widths)}, got {rank}")
+        n = as_int("n", parameters.get("n", 10_000), minimum=2)
+        noise_std = parameters.get("noise_std", 1.0)
+        if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)) or not (
+            math.isfinite(noise_std) and noise_std > 0
+        ):
+            raise ValueError(f"noise_std: expected a positive number, got {noise_std!r}")
+        return {"widths": widths, "rank": rank, "n": n, "noise_std": float(noise_std)}
+
+    @property
+    def dim(self) -> int:
+        return sum(r * c for r, c in layer_shapes(self.parameters["widths"]))
+
+    def exact(self) -> RLCT:
+        widths, rank = self.parameters["widths"], self.parameters["rank"]
+        base = dln(widths, rank)
+        point = "w* = 0" if rank == 0 else "minimal-rank true point (every layer of rank r)"
+        return RLCT(
+            value=base.value,
+            multiplicity=base.multiplicity,
+            source=base.source,
+            scope="local",
+            certificate=base.certificate + "; local at w* (see cases/dln.py)",
+            point=point,
+            notes=base.notes,
+        )
+
+    def true_point(self, generator: torch.Generator, dtype: torch.dtype) -> Tensor:
+        """The flat w* described in the module docstring (random U, V, s from ``generator``)."""
+        widths, rank = self.parameters["widths"], self.parameters["rank"]
+        layers = len(widths) - 1
+        blocks = []
+        if rank == 0:
+            return torch.zeros(self.dim, dtype=dtype)
+        u, _ = torch.linalg.qr(torch.randn(widths[-1], rank, generator=generator, dtype=torch.float64))
+        v, _ = torch.linalg.qr(torch.randn(widths[0], rank, generator=generator, dtype=torch.float64))
+        s = 1.0 + torch.rand(rank, generator=generator, dtype=torch.float64)
+        root = s ** (1.0 / layers)
+        for index, (rows, cols) in enumerate(layer_shapes(widths)):
+            weight = torch.zeros(rows, cols, dtype=torch.float64)
+            if index == 0 and layers == 1:
+                weight = u @ torch.diag(s) @ v.T
+            elif index == 0:
+                weight[:rank] = torch.diag(root) @ v.T
+            elif index == layers - 1:
+                weight[:, :rank] = u @ torch.diag(root)
+            else:
+                weight[:rank, :rank] = torch.diag(root)
+            blocks.append(weight.reshape(-1))
+        return torch.cat(blocks).to(dtype)
+
+    def build(
+        self, *, seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64
+    ) -> Problem:
+        widths = self.parameters["widths"]
+        n, noise_std = self.parameters["n"], self.parameters["noise_std"]
+        generator = torch_generator(seed, DATA_STREAM)
+        w_star = self.true_point(generator, dtype)
+        product = forward(w_star.unsqueeze(0), torch.eye(widths[0], dtype=dtype).unsqueeze(0), widths)[0]
+        x = torch.randn(n, widths[0], generator=generator, dtype=dtype)
+        y = x @ product + noise_std * torch.randn(n, widths[-1], generator=generator, dtype=dtype)
+        target = Target(
+            loss=make_loss(widths, noise_std),
+            data=(x.to(device), y.to(device)),
+            w_star=w_star.to(device),
+            name=f"dln{list(widths)} r={self.parameters['rank']}",
+        )
+        return Problem(
+            case=self.name,
+            parameters=dict(self.parameters),
+            target=target,
+            exact=self.exact(),
+            extra={"torch_module": partial_module(widths, w_star)},
+        )
+
+    def recommended(self) -> SamplerSettings:
+        return SamplerSettings(
+            sampler="sgld", step_size=1e-4, nbeta=None, localization=1.0,
+            chains=4, steps=2000, burnin=1000, batch_size=256,
+        )
+
+
+def partial_module(widths: tuple[int, ...], w_star: Tensor) -> Callable[[], torch.nn.Module]:
+    """A factory of the same network as a `torch.nn.Sequential` of bias-free Linear layers at
+    w* (for tools that need an nn.Module, such as devinterp)."""
+
+    def make() -> torch.nn.Module:
+        layers = []
+        for weight in unflatten(w_star.detach().cpu().unsqueeze(0), widths):
+            linear = torch.nn.Linear(weight.shape[2], weight.shape[1], bias=False, dtype=w_star.dtype)
+            with torch.no_grad():
+                linear.weight.copy_(weight[0])
+            layers.append(linear)
+        return torch.nn.Sequential(*layers)
+
+    return make

@@ -1,0 +1,201 @@
+r"""The local learning coefficient estimator (Lau, Furman, Wang, Murfet, Wei 2023,
+"Quantifying degeneracy in singular models via the learning coefficient", arXiv 2308.12108):
+
+.. math::
+    \hat\lambda(w^*) = n\beta \big( \mathbb{E}_{w \sim p}[L_n(w)] - L_n(w^*) \big),
+    \qquad p(w) \propto \exp\big(-n\beta L_n(w) - \tfrac{\gamma}{2}\|w - w^*\|^2\big),
+
+with beta = 1/log n by default. The expectation is the mean of the per-step loss over the kept
+draws of each chain (minibatch loss for SGLD/pSGLD, an unbiased estimate of L_n; full-data loss
+for MALA); the baseline L_n(w*) is always the full-data loss. Chains that produce NaN/Inf or
+leave the localization region are flagged and excluded (with a warning), never averaged in.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from functools import partial
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from rlct.numeric import samplers
+from rlct.numeric.device import resolve_device
+from rlct.numeric.diagnostics import ess, rhat
+from rlct.numeric.potential import LocalizedPotential
+from rlct.numeric.result import LLCResult
+from rlct.numeric.seeding import torch_generator
+from rlct.numeric.settings import SamplerSettings
+from rlct.numeric.target import Target
+
+DIVERGENCE_CHECK_EVERY = 50  # steps between (synchronizing) divergence checks
+SAMPLER_STREAM = 7919  # SeedSequence key of the sampler's stream (cases use others for data)
+
+
+def _divergence(
+    w: Tensor, w_star: Tensor, losses: Tensor, radius: float
+) -> tuple[Tensor, list[str]]:
+    """Per chain: True if non-finite or farther than ``radius`` from w*; with reasons."""
+    finite = torch.isfinite(w).all(dim=1) & torch.isfinite(losses).all(dim=1)
+    distance = torch.linalg.vector_norm(torch.nan_to_num(w - w_star, nan=math.inf), dim=1)
+    escaped = distance > radius
+    bad = ~finite | escaped
+    reasons = []
+    for c in torch.nonzero(bad).flatten().tolist():
+        if not bool(finite[c]):
+            reasons.append(f"chain {c}: non-finite parameters or loss")
+        else:
+            reasons.append(
+                f"chain {c}: left the localization region (||w - w*|| = {float(distance[c]):.3g}"
+                f" > {radius:.3g})"
+            )
+    return bad, reasons
+
+
+def estimate_llc(
+    target: Target,
+    settings: SamplerSettings | None = None,
+    *,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    chain_method: str = "vectorized",
+    progress: bool = False,
+) -> LLCResult:
+    """Estimate the LLC at ``target.w_star`` with ``settings.chains`` chains.
+
+    Args:
+        target: the batched loss, data and w* (see `rlct.numeric.target`).
+        settings: sampler hyperparameters (defaults: `SamplerSettings()`).
+        seed: the root seed; noise, minibatches and MALA uniforms come from one
+            `torch.Generator` derived from it (same seed, same draws on the same device).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``; ``None`` keeps the target's device.
+        chain_method: ``"vectorized"`` (all chains in one batched computation) or
+            ``"sequential"`` (one chain at a time; the reference, same draws).
+        progress: show a tqdm progress bar.
+    """
+    settings = settings if settings is not None else SamplerSettings()
+    if not isinstance(settings, SamplerSettings):
+        raise ValueError(f"settings: expected SamplerSettings, got {type(settings).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+    if device is not None:
+        target = target.to(resolve_device(device))
+    dev = target.w_star.device
+    dtype = target.w_star.dtype
+    chains, dim, n = settings.chains, target.dim, target.n
+    nbeta = settings.resolved_nbeta(n)
+    potential = LocalizedPotential(target, nbeta, settings.localization, chain_method)
+
+    full_batch = settings.sampler == "mala" or settings.batch_size is None
+    if settings.sampler == "psgld":
+        update = partial(
+            samplers.psgld.update, alpha=settings.psgld_alpha, damping=settings.psgld_eps
+        )
+    else:
+        update = samplers.SAMPLERS[settings.sampler].update
+    state = samplers.SAMPLERS[settings.sampler].init(
+        target.w_star.detach().unsqueeze(0).repeat(chains, 1)
+    )
+    generator = torch_generator(seed, SAMPLER_STREAM, device=dev)
+    radius = (
+        settings.divergence_factor * math.sqrt(dim / settings.localization)
+        if settings.localization > 0
+        else math.inf
+    )
+
+    init_loss = float(target.full_loss(target.w_star.unsqueeze(0))[0])
+    trace = torch.full((chains, settings.steps), math.nan, dtype=dtype, device=dev)
+    diverged = torch.zeros(chains, dtype=torch.bool, device=dev)
+    reasons: list[str] = []
+    full = target.full_batch(chains) if full_batch else None
+
+    steps = range(settings.steps)
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc=f"{settings.sampler} x{chains}", unit="step", leave=False)
+    start = time.perf_counter()
+    for step in steps:
+        if full is not None:
+            batch = full
+        else:
+            assert settings.batch_size is not None
+            batch = target.minibatch(chains, settings.batch_size, generator)
+        noise = torch.randn((chains, dim), generator=generator, device=dev, dtype=dtype)
+        uniform = (
+            torch.rand((chains,), generator=generator, device=dev, dtype=dtype)
+            if settings.sampler == "mala"
+            else None
+        )
+        state = update(state, potential.evaluate, batch, settings.step_size, noise, uniform)
+        trace[:, step] = state.loss
+        last = step + 1 == settings.steps
+        if (step + 1) % DIVERGENCE_CHECK_EVERY == 0 or last:
+            first = max(0, step + 1 - DIVERGENCE_CHECK_EVERY)
+            bad, why = _divergence(state.w, target.w_star, trace[:, first : step + 1], radius)
+            new = bad & ~diverged
+            if bool(new.any()):
+                reasons += [r for r, c in zip(why, torch.nonzero(bad).flatten().tolist()) if new[c]]
+                diverged |= new
+                # Park diverged chains at w* so they cannot overflow; their draws are discarded.
+                state = type(state)(
+                    **{
+                        **state.__dict__,
+                        "w": torch.where(new.unsqueeze(1), target.w_star, state.w),
+                    }
+                )
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    wall = time.perf_counter() - start
+
+    trace_np = trace.detach().cpu().numpy().astype(np.float64)
+    diverged_np = diverged.cpu().numpy()
+    kept = trace_np[:, settings.burnin :]
+    per_chain = nbeta * (kept.mean(axis=1) - init_loss)
+    per_chain[diverged_np] = np.nan
+    healthy = ~diverged_np
+    n_ok = int(healthy.sum())
+    if n_ok < chains:
+        warnings.warn(
+            f"{chains - n_ok} of {chains} chains diverged and were excluded: " + "; ".join(reasons),
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    if n_ok == 0:
+        mean = stderr = stderr_ess = r_hat = eff = float("nan")
+    else:
+        good = kept[healthy]
+        mean = float(per_chain[healthy].mean())
+        stderr = float(per_chain[healthy].std(ddof=1) / math.sqrt(n_ok)) if n_ok > 1 else math.nan
+        r_hat = rhat(good)
+        eff = ess(good)
+        stderr_ess = float(nbeta * good.std(ddof=1) / math.sqrt(eff)) if eff > 0 else math.nan
+    acceptance = None
+    if state.accepted is not None:
+        acceptance = state.accepted.cpu().numpy() / settings.steps
+    return LLCResult(
+        llc_mean=mean,
+        llc_stderr=stderr,
+        llc_stderr_ess=stderr_ess,
+        llc_per_chain=per_chain,
+        loss_trace=trace_np,
+        init_loss=init_loss,
+        rhat=r_hat,
+        ess=eff,
+        acceptance_rate=acceptance,
+        diverged=diverged_np,
+        divergence_reasons=tuple(reasons),
+        nbeta=nbeta,
+        settings=settings,
+        seed=seed,
+        device=str(dev),
+        dtype=str(dtype).removeprefix("torch."),
+        chain_method=chain_method,
+        n=n,
+        dim=dim,
+        wall_time=wall,
+        steps_per_second=chains * settings.steps / wall if wall > 0 else math.inf,
+    )
