@@ -44,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra and not getattr(args, "accepts_extra", False):
+            raise UsageError(f"unrecognized arguments: {' '.join(extra)}")
+        args.extra = extra
         code = args.handler(args)
     except UsageError as err:
         print(f"rlct: error: {err}", file=sys.stderr)
