@@ -1,0 +1,177 @@
+"""Polynomial potentials: a regression model whose K is a given sum of squares.
+
+Model (F outputs): x ~ N(0, 1), y = f(w) x + sigma eps, eps ~ N(0, I_F), with
+f = (f_1, ..., f_F) polynomials vanishing at w* = 0. Per-example loss
+||y - f(w) x||^2 / (2 sigma^2), so K(w) = (1 / (2 sigma^2)) sum_i f_i(w)^2.
+
+Exact lambda at w* = 0 from the Newton polyhedron of the ideal <f_1, ..., f_F>
+(`rlct.exact.newton`, certified only when non-degenerate), or from the normal-crossing formula
+(`rlct.exact.normal_crossing`) when f is one monomial. `copies` independent copies of the
+polynomial on disjoint variables scale the case up: for K = K_1(x) + K_2(y) on disjoint
+variables the zeta function factorizes into a convolution, so lambda = lambda_1 + lambda_2 and
+m = m_1 + m_2 - 1 (Watanabe 2009, Algebraic Geometry and Statistical Learning Theory, Remark 7.2
+/ the product-of-zeta-functions argument); with c copies lambda = c lambda_1 and
+m = c (m_1 - 1) + 1. The Newton engine checks this rule on small c in the tests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+import sympy
+import torch
+from torch import Tensor
+
+from cases.base import Case, Problem, torch_generator
+from rlct.exact import RLCT
+from rlct.exact._validate import as_int
+from rlct.numeric.settings import SamplerSettings
+from rlct.numeric.target import Target
+
+DATA_STREAM = 2
+
+
+def parse_generators(text: str | list[str] | tuple[str, ...]) -> tuple[tuple[sympy.Expr, ...], tuple[sympy.Symbol, ...]]:
+    """``"x*y; y**2"`` -> ((x*y, y**2), (x, y)); each generator must be a polynomial with f(0) = 0."""
+    parts = [p.strip() for p in (text.split(";") if isinstance(text, str) else text)]
+    if not parts or any(p == "" for p in parts):
+        raise ValueError(f"f: expected polynomials separated by ';', got {text!r}")
+    exprs = []
+    for part in parts:
+        try:
+            expr = sympy.sympify(part, locals={}, rational=True)
+        except (sympy.SympifyError, SyntaxError, TypeError) as err:
+            raise ValueError(f"f: could not parse {part!r}: {err}") from None
+        if not isinstance(expr, sympy.Expr) or not expr.free_symbols or not expr.is_polynomial(*expr.free_symbols):
+            raise ValueError(f"f: {part!r} is not a non-constant polynomial")
+        exprs.append(sympy.expand(expr))
+    symbols = tuple(sorted(set().union(*(e.free_symbols for e in exprs)), key=lambda s: s.name))
+    for part, expr in zip(parts, exprs):
+        if expr.subs({s: 0 for s in symbols}) != 0:
+            raise ValueError(f"f: {part!r} does not vanish at w* = 0, so K(w*) != 0")
+    return tuple(exprs), symbols
+
+
+def monomial_tables(exprs, symbols) -> tuple[Tensor, Tensor]:
+    """Exponents (M, k) and coefficients (M, F) of the union of monomials of the f_i."""
+    polys = [sympy.Poly(e, *symbols) for e in exprs]
+    monomials = sorted({m for p in polys for m in p.monoms()})
+    index = {m: i for i, m in enumerate(monomials)}
+    coeffs = torch.zeros(len(monomials), len(polys), dtype=torch.float64)
+    for j, p in enumerate(polys):
+        for m, c in zip(p.monoms(), p.coeffs()):
+            coeffs[index[m], j] = float(c)
+    return torch.tensor(monomials, dtype=torch.long), coeffs
+
+
+def make_evaluator(exponents: Tensor, coeffs: Tensor, copies: int) -> Callable[[Tensor], Tensor]:
+    """f on C chains: w (C, copies * k) -> (C, copies, F), built from cumulative products so the
+    gradient is exact at 0 (no 0 * w^-1)."""
+    k = exponents.shape[1]
+    degree = int(exponents.max())
+
+    def evaluate(w: Tensor) -> Tensor:
+        v = w.view(w.shape[0], copies, k, 1)
+        powers = torch.cat([torch.ones_like(v), v.expand(*v.shape[:-1], degree).cumprod(dim=-1)], dim=-1)
+        idx = exponents.to(w.device).T.unsqueeze(0).unsqueeze(0).expand(w.shape[0], copies, k, -1)
+        monomials = torch.gather(powers, 3, idx).prod(dim=2)  # (C, copies, M)
+        return monomials @ coeffs.to(device=w.device, dtype=w.dtype)
+
+    return evaluate
+
+
+class PolyCase(Case):
+    name = "poly"
+    description = "regression with K = sum_i f_i(w)^2 for given polynomials f (Newton polyhedron)"
+    scales = {
+        "2": {"f": "x*y"},
+        "2-ideal": {"f": "x; y**2"},
+        "2-cusp": {"f": "x**2 - y**3"},
+        "20": {"f": "x; y**2", "copies": 10},
+        "200": {"f": "x**2; x*y; y**2", "copies": 100},
+        "2000": {"f": "x*y**2", "copies": 1000},
+    }
+
+    @classmethod
+    def validate(cls, **parameters: Any) -> dict[str, Any]:
+        unknown = set(parameters) - {"f", "copies", "n", "noise_std"}
+        if unknown:
+            raise ValueError(f"{sorted(unknown)[0]}: unknown parameter of case 'poly'")
+        if "f" not in parameters:
+            raise ValueError("f: required (polynomials separated by ';')")
+        exprs, _ = parse_generators(parameters["f"])
+        copies = as_int("copies", parameters.get("copies", 1), minimum=1)
+        n = as_int("n", parameters.get("n", 10_000), minimum=2)
+        noise_std = parameters.get("noise_std", 1.0)
+        if isinstance(noise_std, str):
+            try:
+                noise_std = float(noise_std)
+            except ValueError:
+                raise ValueError(f"noise_std: expected a positive number, got {noise_std!r}") from None
+        if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)) or not (
+            math.isfinite(noise_std) and noise_std > 0
+        ):
+            raise ValueError(f"noise_std: expected a positive number, got {noise_std!r}")
+        return {"f": "; ".join(str(e) for e in exprs), "copies": copies, "n": n, "noise_std": float(noise_std)}
+
+    @property
+    def dim(self) -> int:
+        _, symbols = parse_generators(self.parameters["f"])
+        return len(symbols) * self.parameters["copies"]
+
+    def base_exact(self) -> RLCT:
+        """lambda of one copy at 0: normal crossing for a monomial, else the Newton engine."""
+        from rlct import exact
+
+        exprs, symbols = parse_generators(self.parameters["f"])
+        if len(exprs) == 1 and len(sympy.Poly(exprs[0], *symbols).terms()) == 1:
+            (exps, _), = sympy.Poly(exprs[0], *symbols).terms()
+            return exact.normal_crossing(list(exps))
+        return exact.newton(list(exprs), variables=list(symbols))
+
+    def exact(self) -> RLCT:
+        base = self.base_exact()
+        if not base.certificate.startswith(("certified", "closed form")):
+            raise ValueError(f"f: the Newton engine could not certify lambda ({base.certificate})")
+        copies = self.parameters["copies"]
+        value = Fraction(base.value) * copies
+        multiplicity = copies * (base.multiplicity - 1) + 1
+        return RLCT(
+            value=value,
+            multiplicity=multiplicity,
+            source=base.source,
+            scope="local",
+            certificate=base.certificate + (f"; x{copies} disjoint copies (lambda adds)" if copies > 1 else ""),
+            point="w* = 0",
+            notes=(f"K = sum of squares of: {self.parameters['f']}",),
+        )
+
+    def build(
+        self, *, seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64
+    ) -> Problem:
+        exprs, symbols = parse_generators(self.parameters["f"])
+        exponents, coeffs = monomial_tables(exprs, symbols)
+        copies, n, sigma = self.parameters["copies"], self.parameters["n"], self.parameters["noise_std"]
+        f = make_evaluator(exponents, coeffs, copies)
+        outputs = coeffs.shape[1]
+        generator = torch_generator(seed, DATA_STREAM)
+        x = torch.randn(n, 1, generator=generator, dtype=dtype)
+        y = sigma * torch.randn(n, copies * outputs, generator=generator, dtype=dtype)  # f(w*) = 0
+        scale = 1.0 / (2.0 * sigma**2)
+
+        def loss(w: Tensor, batch: tuple[Tensor, ...]) -> Tensor:
+            xb, yb = batch  # (C, b, 1), (C, b, copies * F)
+            pred = f(w).reshape(w.shape[0], 1, copies * outputs) * xb
+            return scale * (yb - pred).square().sum(dim=2).mean(dim=1)
+
+        target = Target(loss=loss, data=(x.to(device), y.to(device)),
+                        w_star=torch.zeros(len(symbols) * copies, dtype=dtype, device=device),
+                        name=f"poly[{self.parameters['f']}] x{copies}")
+        return Problem(case=self.name, parameters=dict(self.parameters), target=target, exact=self.exact())
+
+    def recommended(self) -> SamplerSettings:
+        return SamplerSettings(sampler="sgld", step_size=1e-4, nbeta=None, localization=1.0,
+                               chains=4, steps=2000, burnin=1000, batch_size=256)

@@ -1,0 +1,85 @@
+"""Reduced-rank regression: the two-layer linear network y = B A x + noise.
+
+Exact global lambda from Aoyagi & Watanabe 2005 (Neural Networks 18(7):924-933, Main Theorem),
+`rlct.exact.rrr`. The model, data and w* are those of the deep linear network case with
+widths (N, H, M) (see `cases.dln`): w* = 0 for r = 0 and the minimal-rank true point
+(A = [diag(s)^(1/2) V^T; 0], B = [U diag(s)^(1/2), 0]) otherwise, where the local value equals
+the global one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from cases.base import Case, Problem
+from cases.dln import DLNCase
+from rlct.exact import RLCT, rrr
+from rlct.exact._validate import as_int
+from rlct.numeric.settings import SamplerSettings
+
+
+class RRRCase(Case):
+    name = "rrr"
+    description = "reduced-rank regression y = BAx, N inputs, H hidden, M outputs (Aoyagi-Watanabe 2005)"
+    scales = {
+        "1e1": {"n_in": 2, "n_hidden": 1, "n_out": 2, "rank": 0},
+        "1e2": {"n_in": 10, "n_hidden": 5, "n_out": 8, "rank": 2},
+        "1e3": {"n_in": 30, "n_hidden": 15, "n_out": 25, "rank": 5},
+        "1e4": {"n_in": 100, "n_hidden": 50, "n_out": 90, "rank": 10},
+        "1e5": {"n_in": 300, "n_hidden": 150, "n_out": 350, "rank": 30},
+    }
+
+    @classmethod
+    def validate(cls, **parameters: Any) -> dict[str, Any]:
+        allowed = {"n_in", "n_hidden", "n_out", "rank", "n", "noise_std"}
+        unknown = set(parameters) - allowed
+        if unknown:
+            raise ValueError(f"{sorted(unknown)[0]}: unknown parameter of case 'rrr'")
+        for field in ("n_in", "n_hidden", "n_out"):
+            if field not in parameters:
+                raise ValueError(f"{field}: required")
+        sizes = {f: as_int(f, parameters[f], minimum=1) for f in ("n_in", "n_hidden", "n_out")}
+        rank = as_int("rank", parameters.get("rank", 0), minimum=0)
+        if rank > min(sizes.values()):
+            raise ValueError(f"rank: must be <= min(n_in, n_hidden, n_out) = {min(sizes.values())}")
+        network = DLNCase.validate(
+            widths=(sizes["n_in"], sizes["n_hidden"], sizes["n_out"]),
+            rank=rank,
+            n=parameters.get("n", 10_000),
+            noise_std=parameters.get("noise_std", 1.0),
+        )
+        return {**sizes, "rank": rank, "n": network["n"], "noise_std": network["noise_std"]}
+
+    def _network(self) -> DLNCase:
+        p = self.parameters
+        return DLNCase(widths=(p["n_in"], p["n_hidden"], p["n_out"]), rank=p["rank"], n=p["n"],
+                       noise_std=p["noise_std"])
+
+    @property
+    def dim(self) -> int:
+        return self._network().dim
+
+    def exact(self) -> RLCT:
+        p = self.parameters
+        base = rrr(p["n_in"], p["n_hidden"], p["n_out"], p["rank"])
+        return RLCT(
+            value=base.value,
+            multiplicity=base.multiplicity,
+            source=base.source,
+            scope="local",
+            certificate=base.certificate + "; local at w* (see cases/rrr.py)",
+            point="w* = 0" if p["rank"] == 0 else "minimal-rank true point (A, B of rank r)",
+            notes=base.notes,
+        )
+
+    def build(
+        self, *, seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64
+    ) -> Problem:
+        problem = self._network().build(seed=seed, device=device, dtype=dtype)
+        return Problem(case=self.name, parameters=dict(self.parameters), target=problem.target,
+                       exact=self.exact(), scale=None, extra=problem.extra)
+
+    def recommended(self) -> SamplerSettings:
+        return self._network().recommended()
