@@ -1,0 +1,127 @@
+"""`rlct validate`: run the validation suite and write its report."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+EXECUTOR_HELP = (
+    "where jobs run: 'serial' (this process), 'process[:N]' (N worker processes, default one "
+    "per core, torch threads split between them), 'dask://HOST:PORT' (a running Dask "
+    "scheduler), 'dask-local[:N]' (a local Dask cluster); Dask needs `pip install 'rlct[dask]'`"
+)
+
+
+def parse_seeds(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"seeds: expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"seeds: expected a positive integer, got {value}")
+    return value
+
+
+def parse_cases(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ValueError(f"cases: expected comma-separated case names, got {text!r}")
+    return names
+
+
+def check_executor(text: str) -> str:
+    from validation.executors import parse_executor
+
+    parse_executor(text)
+    return text
+
+
+def add_common_options(parser: argparse.ArgumentParser, default_out: str) -> None:
+    parser.add_argument(
+        "--cases", metavar="A,B", help="comma-separated case names (default: every case)"
+    )
+    parser.add_argument("--seeds", metavar="N", help="seeds per case x scale (x setting)")
+    parser.add_argument("--executor", default="serial", metavar="SPEC", help=EXECUTOR_HELP)
+    parser.add_argument(
+        "--out", metavar="DIR", help=f"results and report directory (default: {default_out})"
+    )
+    parser.add_argument(
+        "--device", default="auto", choices=("auto", "cpu", "cuda"),
+        help="where to sample (auto: CUDA if present)",
+    )
+    parser.add_argument(
+        "--retry-errors", action="store_true",
+        help="rerun jobs stored with status 'error' (finished jobs are otherwise skipped)",
+    )
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar on stderr"
+    )
+
+
+def register(subparsers: Any) -> None:
+    from validation.sweep import DEFAULT_OUT, FULL_SEEDS, QUICK_SEEDS
+
+    parser = subparsers.add_parser(
+        "validate",
+        help="run the validation suite (LLC estimates vs exact values) and write a report",
+        description=(
+            "Estimate the LLC of every analytic case at its scales with its recommended "
+            "settings, compare with the exact learning coefficient, and write a Markdown report "
+            "(tables, plots, CSV, manifest) to --out. Finished jobs are stored one file each, "
+            "so rerunning the same command resumes an interrupted sweep."
+        ),
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--quick", dest="mode", action="store_const", const="quick",
+        help=f"smallest scale of each case, {QUICK_SEEDS} seeds (default; minutes on 2 cores)",
+    )
+    mode.add_argument(
+        "--full", dest="mode", action="store_const", const="full",
+        help=f"every scale up to 1e6 parameters on CPU (1e8 on CUDA), {FULL_SEEDS} seeds",
+    )
+    parser.set_defaults(mode="quick")
+    add_common_options(parser, f"{DEFAULT_OUT['quick']} or {DEFAULT_OUT['full']}")
+    parser.add_argument(
+        "--dtype", default="float64", choices=("float32", "float64"), help="floating-point type"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from validation.sweep import validate
+
+    seeds = parse_seeds(args.seeds)
+    cases = parse_cases(args.cases)
+    check_executor(args.executor)
+    summary = validate(
+        args.mode,
+        cases=cases,
+        seeds=seeds,
+        executor=args.executor,
+        out=args.out,
+        device=args.device,
+        dtype=args.dtype,
+        retry_errors=args.retry_errors,
+        progress=not args.no_progress,
+    )
+    head = summary.headline
+    print(f"report: {summary.report}")
+    print(f"jobs: {summary.stats.describe()}")
+    print(
+        f"median relative error {_pct(head['median_relative_error'])} "
+        f"(target <= {head['median_target']:.0%}: {'met' if head['median_met'] else 'NOT met'}); "
+        f"max {_pct(head['max_relative_error'])} "
+        f"(target <= {head['max_target']:.0%}: {'met' if head['max_met'] else 'NOT met'})"
+    )
+    if head["missing_cells"]:
+        print(f"no valid estimate for: {', '.join(head['missing_cells'])}")
+    return 1 if summary.stats.lost else 0
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x != x else f"{100 * x:.1f}%"

@@ -1,0 +1,18 @@
+"""The validation suite: sweeps of LLC estimates against exact learning coefficients.
+
+A sweep is a list of independent `Job`s (case, scale, parameters, sampler settings, seed,
+device, dtype), each identified by a content hash. Jobs run on an executor (in-process, a
+process pool, or Dask); the parent process writes one JSON file per finished job atomically, so
+a killed sweep resumes where it stopped. Reports (Markdown, CSV, PNG plots, manifest) are
+generated from the stored results.
+
+Modules: `jobs` (the job and its id), `run` (one job -> one tidy row), `store` (the results
+directory), `executors`, `sweep` (`validate`, `calibrate`), `grid` (calibration grids from TOML),
+`report` (Markdown + plots), `recommend` (settings per parameter-count bucket),
+`devinterp_adapter` (the same case through devinterp's estimator, optional).
+"""
+
+from validation.jobs import Job
+from validation.store import ResultStore
+
+__all__ = ["Job", "ResultStore"]

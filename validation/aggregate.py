@@ -1,0 +1,264 @@
+"""From per-job rows to per-cell summaries, headline figures and recommendations.
+
+A *cell* is one case x scale (x settings, for calibration). Only jobs with ``status == "ok"``
+enter a cell's mean: a job with a diverged chain or an error is counted and shown, never
+averaged in. The cell's relative error is |mean over seeds of lambda_hat - lambda| / lambda.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from validation.run import SETTINGS_FIELDS
+
+MEDIAN_TARGET = 0.05  # headline target: median relative error over cells
+MAX_TARGET = 0.15  # headline target: max relative error over cells
+CELL_KEYS = ("case", "scale")
+
+
+def settings_key_columns() -> list[str]:
+    return list(SETTINGS_FIELDS)
+
+
+def _se_over_seeds(group: pd.DataFrame) -> float:
+    values = group["llc_mean"].to_numpy(dtype=float)
+    if len(values) >= 2:
+        return float(np.std(values, ddof=1) / math.sqrt(len(values)))
+    if len(values) == 1:
+        se = group["llc_stderr"].iloc[0]
+        return float(se) if se is not None and pd.notna(se) else math.nan
+    return math.nan
+
+
+def cell_table(frame: pd.DataFrame, by_settings: bool = False) -> pd.DataFrame:
+    """One row per case x scale (x settings): exact lambda, mean lambda_hat +- se over the ok
+    seeds, relative error, worst R-hat, smallest ESS, mean wall time, status counts."""
+    keys = list(CELL_KEYS) + (settings_key_columns() if by_settings else [])
+    columns = [
+        *keys,
+        "dim",
+        "n",
+        "lambda_exact",
+        "lambda_exact_float",
+        "multiplicity",
+        "scope",
+        "seeds",
+        "ok",
+        "diverged",
+        "error",
+        "lambda_hat",
+        "lambda_hat_se",
+        "relative_error",
+        "rhat_max",
+        "ess_min",
+        "wall_time",
+        "job_time",
+        "steps_per_second",
+        "chain_gradient_rows",
+        "messages",
+    ]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    frame = frame.copy()
+    for column in keys:
+        if column not in frame:
+            frame[column] = None
+    rows = []
+    for key, group in frame.groupby(keys, dropna=False, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        ok = group[group["status"] == "ok"]
+        first = group.iloc[0]
+        exact = first.get("lambda_exact_float")
+        exact = float(exact) if exact is not None and pd.notna(exact) else math.nan
+        mean = float(ok["llc_mean"].astype(float).mean()) if len(ok) else math.nan
+        if len(ok) and exact and math.isfinite(exact) and exact != 0:
+            rel = abs(mean - exact) / abs(exact)
+        else:
+            rel = math.nan
+        batch = first.get("batch_size")
+        n = group["n"].dropna()
+        if batch is not None and pd.notna(batch):
+            rows_per_step = float(batch)
+        else:
+            rows_per_step = float(n.iloc[0]) if len(n) else math.nan
+        messages = sorted({str(m) for m in group["message"].dropna() if str(m)})
+        rows.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "dim": _first_valid(group["dim"]),
+                "n": _first_valid(group["n"]),
+                "lambda_exact": first.get("lambda_exact"),
+                "lambda_exact_float": exact,
+                "multiplicity": _first_valid(group["multiplicity"]),
+                "scope": first.get("scope"),
+                "seeds": int(len(group)),
+                "ok": int(len(ok)),
+                "diverged": int((group["status"] == "diverged").sum()),
+                "error": int((group["status"] == "error").sum()),
+                "lambda_hat": mean,
+                "lambda_hat_se": _se_over_seeds(ok) if len(ok) else math.nan,
+                "relative_error": rel,
+                "rhat_max": float(ok["rhat"].astype(float).max()) if len(ok) else math.nan,
+                "ess_min": float(ok["ess"].astype(float).min()) if len(ok) else math.nan,
+                "wall_time": float(group["wall_time"].astype(float).mean()),
+                "job_time": float(group["job_time"].astype(float).mean()),
+                "steps_per_second": float(group["steps_per_second"].astype(float).mean()),
+                "chain_gradient_rows": float(first.get("chains") or math.nan)
+                * float(first.get("steps") or math.nan)
+                * rows_per_step,
+                "messages": " | ".join(messages)[:300],
+            }
+        )
+    out = pd.DataFrame(rows, columns=columns)
+    out["_order"] = out["dim"].astype(float)
+    out = out.sort_values(["case", "_order"], kind="stable").drop(columns="_order")
+    return out.reset_index(drop=True)
+
+
+def _first_valid(series: pd.Series) -> Any:
+    valid = series.dropna()
+    if not len(valid):
+        return None
+    value = valid.iloc[0]
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def headline(
+    cells: pd.DataFrame, median_target: float = MEDIAN_TARGET, max_target: float = MAX_TARGET
+) -> dict[str, Any]:
+    """Median and max relative error over cells, whether the targets are met, and which cells
+    have no valid estimate (those make the targets unmet: nothing is claimed for them)."""
+    errors = cells["relative_error"].astype(float)
+    measured = errors[np.isfinite(errors)]
+    missing = cells[~np.isfinite(errors)]
+    median = float(np.median(measured)) if len(measured) else math.nan
+    worst = float(np.max(measured)) if len(measured) else math.nan
+    worst_cell = None
+    if len(measured):
+        row = cells.loc[errors[np.isfinite(errors)].idxmax()]
+        worst_cell = f"{row['case']}/{row['scale']}"
+    complete = len(missing) == 0 and len(measured) > 0
+    return {
+        "cells": int(len(cells)),
+        "measured_cells": int(len(measured)),
+        "missing_cells": [f"{r['case']}/{r['scale']}" for _, r in missing.iterrows()],
+        "median_relative_error": median,
+        "max_relative_error": worst,
+        "worst_cell": worst_cell,
+        "median_target": median_target,
+        "max_target": max_target,
+        "median_met": bool(complete and median <= median_target),
+        "max_met": bool(complete and worst <= max_target),
+    }
+
+
+def bucket_labels(edges: Sequence[float]) -> list[str]:
+    def fmt(x: float) -> str:
+        exponent = math.log10(x)
+        return f"1e{int(exponent)}" if exponent.is_integer() else f"{x:g}"
+
+    labels = [f"<{fmt(edges[0])}"]
+    labels += [f"{fmt(a)}-{fmt(b)}" for a, b in zip(edges, edges[1:], strict=False)]
+    labels.append(f">={fmt(edges[-1])}")
+    return labels
+
+
+def bucket_of(dim: float, edges: Sequence[float]) -> str:
+    labels = bucket_labels(edges)
+    for i, edge in enumerate(edges):
+        if dim < edge:
+            return labels[i]
+    return labels[-1]
+
+
+def setting_table(
+    cells: pd.DataFrame,
+    edges: Sequence[float],
+    median_target: float = MEDIAN_TARGET,
+    max_target: float = MAX_TARGET,
+) -> pd.DataFrame:
+    """Error and cost of every setting within every parameter-count bucket.
+
+    ``cells`` comes from ``cell_table(frame, by_settings=True)``. A setting *covers* a bucket
+    when every case x scale of the bucket has a valid estimate under it; it *meets the targets*
+    when it covers the bucket with median relative error <= ``median_target`` and max <=
+    ``max_target``. Cost: chain-gradient rows = chains x steps x batch rows (deterministic),
+    and the measured mean wall time per job.
+    """
+    keys = settings_key_columns()
+    columns = [
+        "bucket",
+        *keys,
+        "cells",
+        "covered",
+        "median_relative_error",
+        "max_relative_error",
+        "chain_gradient_rows",
+        "wall_time",
+        "meets_targets",
+    ]
+    if cells.empty:
+        return pd.DataFrame(columns=columns)
+    cells = cells.copy()
+    cells["bucket"] = [bucket_of(float(d), edges) if pd.notna(d) else "?" for d in cells["dim"]]
+    rows = []
+    for bucket, in_bucket in cells.groupby("bucket", sort=False):
+        needed = {(c, s) for c, s in zip(in_bucket["case"], in_bucket["scale"], strict=True)}
+        for key, group in in_bucket.groupby(keys, dropna=False, sort=False):
+            errors = group["relative_error"].astype(float)
+            good = group[np.isfinite(errors)]
+            covered = {(c, s) for c, s in zip(good["case"], good["scale"], strict=True)}
+            median = float(np.median(errors[np.isfinite(errors)])) if len(good) else math.nan
+            worst = float(np.max(errors[np.isfinite(errors)])) if len(good) else math.nan
+            complete = covered >= needed
+            rows.append(
+                {
+                    "bucket": bucket,
+                    **dict(zip(keys, key, strict=True)),
+                    "cells": len(needed),
+                    "covered": len(covered),
+                    "median_relative_error": median,
+                    "max_relative_error": worst,
+                    "chain_gradient_rows": float(group["chain_gradient_rows"].mean()),
+                    "wall_time": float(group["wall_time"].mean()),
+                    "meets_targets": bool(
+                        complete and median <= median_target and worst <= max_target
+                    ),
+                }
+            )
+    table = pd.DataFrame(rows, columns=columns)
+    order = {label: i for i, label in enumerate(bucket_labels(edges))}
+    table["_bucket"] = table["bucket"].map(lambda b: order.get(b, len(order)))
+    table = table.sort_values(
+        ["_bucket", "meets_targets", "chain_gradient_rows", "max_relative_error"],
+        ascending=[True, False, True, True],
+        kind="stable",
+    )
+    return table.drop(columns="_bucket").reset_index(drop=True)
+
+
+def recommend(settings_table: pd.DataFrame) -> pd.DataFrame:
+    """Per bucket: the cheapest setting that meets the targets (``meets_targets`` True), or,
+    if none does, the covering setting with the smallest max error, marked as not meeting."""
+    rows = []
+    for _bucket, group in settings_table.groupby("bucket", sort=False):
+        meeting = group[group["meets_targets"]]
+        if len(meeting):
+            best = meeting.sort_values(
+                ["chain_gradient_rows", "median_relative_error"], kind="stable"
+            ).iloc[0]
+        else:
+            covering = group[group["covered"] == group["cells"]]
+            pool = covering if len(covering) else group
+            best = pool.sort_values(
+                ["max_relative_error", "chain_gradient_rows"], kind="stable", na_position="last"
+            ).iloc[0]
+        rows.append(best)
+    if not rows:
+        return settings_table.iloc[0:0]
+    return pd.DataFrame(rows).reset_index(drop=True)

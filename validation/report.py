@@ -1,0 +1,482 @@
+"""Markdown reports of a sweep, with CSV tables, PNG plots and a manifest.
+
+Validation report (``<out>/README.md``): the command that regenerates it, the headline figures
+(median and max relative error over case x scale cells; targets median <= 5%, max <= 15%,
+said plainly where not met), a table per case x scale (exact lambda, mean lambda_hat +- se over
+seeds, relative error, R-hat, ESS, time), plots, and the files: ``results.csv`` (one row per
+job), ``cells.csv`` (one row per case x scale), ``manifest.json``, ``plots/*.png``,
+``results/*.json`` and ``traces/*.npz``.
+
+Calibration report: error and cost of every setting per parameter-count bucket
+(``settings.csv``), heatmaps over pairs of hyperparameters, and the recommendation table
+(``recommendation.csv``) in our terms and in devinterp's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from validation import aggregate, plots
+from validation.devinterp_adapter import describe_arguments
+from validation.grid import CalibrationGrid
+from validation.jobs import Job
+from validation.manifest import build_manifest
+from validation.store import ResultStore, atomic_write_json, atomic_write_text
+
+REPORT_NAME = "README.md"
+TRACE_EXAMPLES = 6
+HEATMAP_KEYS = ("sampler", "step_size", "nbeta", "localization", "chains", "steps", "batch_size")
+MAX_HEATMAPS_PER_BUCKET = 8
+HEADLINE_KEYS = ("bucket", "setting", "median rel. error", "max rel. error", "meets targets")
+
+
+@dataclass
+class Written:
+    path: Path
+    headline: dict[str, Any] = field(default_factory=dict)
+
+
+def _pct(x: Any) -> str:
+    return "n/a" if x is None or not np.isfinite(float(x)) else f"{100 * float(x):.1f}%"
+
+
+def _num(x: Any, digits: int = 4) -> str:
+    if x is None:
+        return ""
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if not np.isfinite(value):
+        return "n/a"
+    return f"{value:.{digits}g}"
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "_(no rows)_\n"
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    lines = [header, rule]
+    for _, row in frame.iterrows():
+        cells = [str(v).replace("|", "\\|").replace("\n", " ") for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _nbeta_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/log n"
+    return _num(value)
+
+
+def _batch_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "full"
+    return str(int(value))
+
+
+def _sweep_frame(store: ResultStore, jobs: Sequence[Job]) -> pd.DataFrame:
+    ids = {job.id for job in jobs}
+    frame = store.load()
+    if frame.empty:
+        return frame
+    return frame[frame["job_id"].isin(ids)].reset_index(drop=True)
+
+
+def headline_text(head: dict[str, Any]) -> list[str]:
+    """Plain sentences: the figures, whether each target is met, and why not."""
+    lines = [
+        f"- Median relative error over {head['measured_cells']} case × scale cells: "
+        f"**{_pct(head['median_relative_error'])}** (target ≤ {head['median_target']:.0%}: "
+        f"**{'met' if head['median_met'] else 'NOT met'}**).",
+        f"- Max relative error: **{_pct(head['max_relative_error'])}**"
+        + (f" ({head['worst_cell']})" if head.get("worst_cell") else "")
+        + f" (target ≤ {head['max_target']:.0%}: **{'met' if head['max_met'] else 'NOT met'}**).",
+    ]
+    if head["missing_cells"]:
+        lines.append(
+            f"- **{len(head['missing_cells'])} of {head['cells']} cells have no valid estimate** "
+            f"(every seed diverged or failed): {', '.join(head['missing_cells'])}. The targets "
+            "count as not met while any cell is missing."
+        )
+    return lines
+
+
+def _trace_examples(store: ResultStore, frame: pd.DataFrame, cells: pd.DataFrame) -> list[dict]:
+    """Seed-0-first ok jobs: the largest scale of each case, then the smallest, up to 6."""
+    examples: list[dict[str, Any]] = []
+    picks: list[tuple[str, str]] = []
+    for case, group in cells.groupby("case", sort=False):
+        ordered = list(group.sort_values("dim")["scale"])
+        picks.append((case, ordered[-1]))
+    for case, group in cells.groupby("case", sort=False):
+        ordered = list(group.sort_values("dim")["scale"])
+        if len(ordered) > 1:
+            picks.append((case, ordered[0]))
+    for case, scale in picks[:TRACE_EXAMPLES]:
+        rows = frame[(frame["case"] == case) & (frame["scale"] == scale)]
+        rows = rows.sort_values(["status", "seed"], key=lambda s: s.map(
+            lambda v: {"ok": 0, "diverged": 1}.get(v, 2) if isinstance(v, str) else v
+        ))
+        for _, row in rows.iterrows():
+            if not store.trace_path(row["job_id"]).is_file():
+                continue
+            data = store.load_trace(row["job_id"])
+            examples.append(
+                {
+                    "title": f"{case}/{scale} (d={row['dim']}) seed {row['seed']}: "
+                    f"λ̂={_num(row['llc_mean'])} [{row['status']}]",
+                    "trace": data["loss_trace"],
+                    "init_loss": float(data["init_loss"]),
+                    "nbeta": float(data["nbeta"]),
+                    "burnin": int(data["burnin"]),
+                    "exact": float(row["lambda_exact_float"]),
+                }
+            )
+            break
+    return examples
+
+
+def _validation_table(cells: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "case": cells["case"],
+            "scale": cells["scale"],
+            "d": cells["dim"],
+            "n": cells["n"],
+            "exact λ": [
+                f"{e} (m={m})"
+                for e, m in zip(cells["lambda_exact"], cells["multiplicity"], strict=True)
+            ],
+            "λ̂ ± se": [
+                f"{_num(a)} ± {_num(b, 2)}"
+                for a, b in zip(cells["lambda_hat"], cells["lambda_hat_se"], strict=True)
+            ],
+            "rel. error": [_pct(x) for x in cells["relative_error"]],
+            "R-hat (max)": [_num(x, 3) for x in cells["rhat_max"]],
+            "ESS (min)": [_num(x, 3) for x in cells["ess_min"]],
+            "seeds ok/div/err": [
+                f"{o}/{d}/{e}" for o, d, e in zip(
+                    cells["ok"], cells["diverged"], cells["error"], strict=True
+                )
+            ],
+            "time/job [s]": [_num(x, 3) for x in cells["job_time"]],
+        }
+    )
+
+
+def write_validation_report(
+    store: ResultStore,
+    jobs: Sequence[Job],
+    *,
+    config: dict[str, Any],
+    command: str,
+    argv: Sequence[str] | None,
+    stats: Any,
+    started: float,
+) -> Written:
+    root = store.root
+    frame = _sweep_frame(store, jobs)
+    cells = aggregate.cell_table(frame)
+    head = aggregate.headline(cells)
+    atomic_write_text(root / "results.csv", frame.to_csv(index=False))
+    atomic_write_text(root / "cells.csv", cells.to_csv(index=False))
+    plot_dir = root / "plots"
+    figures = []
+    if not cells.empty:
+        figures.append(plots.estimate_vs_exact(cells, plot_dir / "estimate_vs_exact.png"))
+        figures.append(plots.error_vs_parameters(cells, plot_dir / "error_vs_parameters.png"))
+        figures.append(
+            plots.loss_traces(_trace_examples(store, frame, cells), plot_dir / "loss_traces.png")
+        )
+    manifest = build_manifest(
+        config=config,
+        command=command,
+        argv=argv,
+        started=started,
+        stats=stats,
+        job_ids=[j.id for j in jobs],
+    )
+    atomic_write_json(root / "manifest.json", manifest)
+    lines = [
+        f"# LLC validation report ({config.get('mode', '')})",
+        "",
+        "Regenerate with:",
+        "",
+        "```bash",
+        command,
+        "```",
+        "",
+        f"Generated {manifest['created']} from commit `{manifest['git']['commit']}`"
+        + (" (with local changes)" if manifest["git"]["dirty"] else "")
+        + f" on {config.get('device')} ({manifest['hardware']['platform']}); "
+        f"{len(jobs)} jobs ({config.get('seeds')} seeds per case × scale), executor "
+        f"`{config.get('executor')}`, {manifest['wall_time_seconds']:.0f} s wall time "
+        "for this run.",
+        "",
+        "## Headline",
+        "",
+        *headline_text(head),
+    ]
+    if stats.lost:
+        lines.append(
+            f"- {len(stats.lost)} jobs were lost to worker failures in this run and are missing; "
+            "rerun the command to run them."
+        )
+    diverged = int((frame["status"] == "diverged").sum()) if not frame.empty else 0
+    errors = int((frame["status"] == "error").sum()) if not frame.empty else 0
+    lines += [
+        f"- Jobs: {len(frame)} stored of {len(jobs)} planned; {diverged} with a diverged chain "
+        f"and {errors} errors (kept in `results.csv`, never averaged in).",
+        "",
+        "## Per case × scale",
+        "",
+        "λ̂ is the mean over seeds whose jobs finished with no diverged chain; ± is the standard "
+        "error over those seeds (one seed: the job's own standard error across chains). The "
+        "relative error is |λ̂ − λ| / λ. R-hat is the worst and ESS the smallest over seeds.",
+        "",
+        markdown_table(_validation_table(cells)),
+    ]
+    problems = cells[cells["messages"].astype(str) != ""] if not cells.empty else cells
+    if len(problems):
+        lines += ["### Diverged or failed jobs", ""]
+        for _, row in problems.iterrows():
+            lines.append(f"- {row['case']}/{row['scale']}: {row['messages']}")
+        lines.append("")
+    lines += ["## Plots", ""]
+    for figure in figures:
+        lines.append(f"![{figure.stem}](plots/{figure.name})")
+        lines.append("")
+    lines += [
+        "## Files",
+        "",
+        "- `results.csv`: one row per job (case, scale, parameters, settings, seed, estimate, "
+        "diagnostics, status); `results/<job id>.json` the same per job.",
+        "- `cells.csv`: the table above with full precision.",
+        "- `traces/<job id>.npz`: raw loss traces (chain, steps), burn-in included.",
+        "- `manifest.json`: configuration, code commit, library versions, hardware, wall time.",
+        "",
+    ]
+    path = root / REPORT_NAME
+    atomic_write_text(path, "\n".join(lines))
+    return Written(path=path, headline=head)
+
+
+def _setting_label(row: pd.Series) -> str:
+    parts = [
+        str(row["sampler"]),
+        f"ε={_num(row['step_size'])}",
+        f"nβ={_nbeta_text(row['nbeta'])}",
+        f"γ={_num(row['localization'])}",
+        f"C={int(row['chains'])}",
+        f"T={int(row['steps'])}",
+        f"burn={int(row['burnin'])}",
+        f"b={_batch_text(row['batch_size'])}",
+    ]
+    if row["sampler"] == "psgld":
+        parts.append(f"α={_num(row['psgld_alpha'])}, λ={_num(row['psgld_eps'])}")
+    return ", ".join(parts)
+
+
+def _settings_from_row(row: pd.Series) -> Any:
+    from rlct.numeric.settings import SamplerSettings
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        if isinstance(value, (np.integer,)):
+            return int(value)
+        if isinstance(value, np.floating):
+            return float(value)
+        return value
+
+    data = {k: clean(row[k]) for k in aggregate.settings_key_columns()}
+    for key in ("chains", "steps", "burnin"):
+        data[key] = int(data[key])
+    if data["batch_size"] is not None:
+        data["batch_size"] = int(data["batch_size"])
+    return SamplerSettings.from_dict(data)
+
+
+def _heatmaps(cells: pd.DataFrame, edges: Sequence[float], out_dir: Path) -> list[Path]:
+    """Per bucket, per pair of varying hyperparameters: the other varying ones are held at their
+    most common value (the base of a pair grid)."""
+    if cells.empty:
+        return []
+    cells = cells.copy()
+    cells["nbeta"] = [_nbeta_text(v) for v in cells["nbeta"]]
+    cells["batch_size"] = [_batch_text(v) for v in cells["batch_size"]]
+    cells["bucket"] = [aggregate.bucket_of(float(d), edges) for d in cells["dim"]]
+    figures = []
+    for bucket, group in cells.groupby("bucket", sort=False):
+        varying = [k for k in HEATMAP_KEYS if group[k].nunique(dropna=False) > 1]
+        pairs = list(itertools.combinations(varying, 2))[:MAX_HEATMAPS_PER_BUCKET]
+        for x, y in pairs:
+            others = [k for k in varying if k not in (x, y)]
+            mask = np.ones(len(group), dtype=bool)
+            held = []
+            for key in others:
+                mode = group[key].mode(dropna=False).iloc[0]
+                mask &= (group[key] == mode).to_numpy()
+                held.append(f"{key}={_num(mode) if not isinstance(mode, str) else mode}")
+            part = group[mask]
+            if part[x].nunique() < 2 or part[y].nunique() < 2:
+                continue
+            name = f"heatmap_{_slug(bucket)}_{x}_{y}.png"
+            title = f"d {bucket}: {y} × {x}" + (f" (held: {', '.join(held)})" if held else "")
+            figures.append(plots.heatmap_pair(part, x, y, out_dir / name, title))
+    return figures
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text).strip("_")
+
+
+def write_calibration_report(
+    store: ResultStore,
+    jobs: Sequence[Job],
+    grid: CalibrationGrid,
+    *,
+    config: dict[str, Any],
+    command: str,
+    argv: Sequence[str] | None,
+    stats: Any,
+    started: float,
+) -> Written:
+    root = store.root
+    frame = _sweep_frame(store, jobs)
+    cells = aggregate.cell_table(frame, by_settings=True)
+    table = aggregate.setting_table(cells, grid.bucket_edges, grid.median_target, grid.max_target)
+    best = aggregate.recommend(table)
+    atomic_write_text(root / "results.csv", frame.to_csv(index=False))
+    atomic_write_text(root / "cells.csv", cells.to_csv(index=False))
+    atomic_write_text(root / "settings.csv", table.to_csv(index=False))
+    recommendation_rows = []
+    for _, row in best.iterrows():
+        settings = _settings_from_row(row)
+        recommendation_rows.append(
+            {
+                "bucket": row["bucket"],
+                "setting": _setting_label(row),
+                "covered": f"{row['covered']}/{row['cells']}",
+                "median rel. error": _pct(row["median_relative_error"]),
+                "max rel. error": _pct(row["max_relative_error"]),
+                "meets targets": "yes" if row["meets_targets"] else "**NO**",
+                "chain-gradient rows": _num(row["chain_gradient_rows"], 3),
+                "time/job [s]": _num(row["wall_time"], 3),
+                "devinterp 2.0.1": describe_arguments(settings),
+                "settings_json": json.dumps(settings.to_dict()),
+            }
+        )
+    recommendation = pd.DataFrame(recommendation_rows)
+    atomic_write_text(root / "recommendation.csv", recommendation.to_csv(index=False))
+    figures = _heatmaps(cells, grid.bucket_edges, root / "plots")
+    manifest = build_manifest(
+        config=config,
+        command=command,
+        argv=argv,
+        started=started,
+        stats=stats,
+        job_ids=[j.id for j in jobs],
+    )
+    atomic_write_json(root / "manifest.json", manifest)
+    met = [r for r in recommendation_rows if r["meets targets"] == "yes"]
+    head = {
+        "buckets": len(recommendation_rows),
+        "buckets_met": len(met),
+        "recommendation": [
+            {k: r[k] for k in HEADLINE_KEYS} for r in recommendation_rows
+        ],
+        "median_target": grid.median_target,
+        "max_target": grid.max_target,
+    }
+    lines = [
+        "# LLC calibration report",
+        "",
+        "Regenerate with:",
+        "",
+        "```bash",
+        command,
+        "```",
+        "",
+        f"Generated {manifest['created']} from commit `{manifest['git']['commit']}`"
+        + (" (with local changes)" if manifest["git"]["dirty"] else "")
+        + f" on {config.get('device')}; {len(jobs)} jobs, executor `{config.get('executor')}`, "
+        f"{manifest['wall_time_seconds']:.0f} s wall time for this run.",
+        "",
+        "## Recommendation per parameter-count bucket",
+        "",
+        f"Per bucket of parameter count d, the cheapest setting (fewest chain-gradient rows = "
+        f"chains × steps × batch rows) whose median relative error over the bucket's case × "
+        f"scale cells is ≤ {grid.median_target:.0%} and whose max is ≤ {grid.max_target:.0%}, "
+        "with every cell measured. Where no setting met that, the row says **NO** and shows the "
+        "covering setting with the smallest max error instead.",
+        "",
+        markdown_table(recommendation.drop(columns=["settings_json"])) if len(recommendation)
+        else "_(no results)_\n",
+        "",
+        "### In devinterp's terms",
+        "",
+        "devinterp 2.0.1 (`devinterp.slt.llc.llc` / `devinterp.slt.sampling.sample`) takes "
+        "`lr` = ε, `n_beta` = nβ (required; ours defaults to n/log n, devinterp's helper "
+        "`default_nbeta` gives b/log b), `localization` = γ, `num_chains`, `num_draws` = steps − "
+        "burn-in, `num_burnin_steps` = burn-in, `batch_size`, and `sampling_method` "
+        "`sgmcmc_sgld` (sgld) or `rmsprop_sgld` (psgld; `rmsprop_alpha`, `rmsprop_eps`). Its SGLD "
+        "step is −(lr/2)(n_beta ∇L̄_B + localization (w − w₀)) + √lr N(0, 1): the same as ours, "
+        "Δw = (ε/2)[−nβ ∇L_B − γ(w − w*)] + N(0, ε), so the numbers carry over unchanged. Not "
+        "the same: devinterp 2.0.1's `llc_mean` averages the loss over burn-in too, and its "
+        "baseline is a minibatch mean (see `validation/devinterp_adapter.py`). devinterp ≤ 1.x "
+        "took the same values as `estimate_learning_coeff_with_summary(..., "
+        "sampling_method_kwargs=dict(lr=, localization=, nbeta=), num_chains=, num_draws=, "
+        "num_burnin_steps=)` with the DataLoader's batch size.",
+        "",
+        "## Error and cost of every setting",
+        "",
+        "Full table in `settings.csv`; per bucket, settings meeting the targets first, cheapest "
+        "first.",
+        "",
+    ]
+    if not table.empty:
+        shown = pd.DataFrame(
+            {
+                "bucket": table["bucket"],
+                "setting": [_setting_label(r) for _, r in table.iterrows()],
+                "covered": [
+                    f"{c}/{n}" for c, n in zip(table["covered"], table["cells"], strict=True)
+                ],
+                "median": [_pct(x) for x in table["median_relative_error"]],
+                "max": [_pct(x) for x in table["max_relative_error"]],
+                "meets": ["yes" if m else "no" for m in table["meets_targets"]],
+                "chain-gradient rows": [_num(x, 3) for x in table["chain_gradient_rows"]],
+                "time/job [s]": [_num(x, 3) for x in table["wall_time"]],
+            }
+        )
+        lines.append(markdown_table(shown))
+    lines += ["## Heatmaps", ""]
+    if not figures:
+        lines.append("_(fewer than two varying hyperparameters in every bucket: no heatmaps)_")
+    for figure in figures:
+        lines.append(f"![{figure.stem}](plots/{figure.name})")
+        lines.append("")
+    lines += [
+        "## Files",
+        "",
+        "- `recommendation.csv`: the recommendation (with the full settings as JSON).",
+        "- `settings.csv`: error and cost per bucket × setting.",
+        "- `cells.csv`: per case × scale × setting (mean over seeds); `results.csv`: per job.",
+        "- `traces/`, `results/`, `manifest.json` as in the validation report.",
+        "",
+    ]
+    path = root / REPORT_NAME
+    atomic_write_text(path, "\n".join(lines))
+    return Written(path=path, headline=head)

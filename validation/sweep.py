@@ -1,0 +1,374 @@
+"""The two sweeps: `validate` (every case at its scales with its recommended settings) and
+`calibrate` (a grid of sampler settings per case and scale, and a recommendation per
+parameter-count bucket). Both plan independent `Job`s, run them with `engine.run_jobs` (resuming
+from the results directory) and write a report.
+
+Modes of `validate`:
+
+* ``quick``: the smallest scale of every case, `QUICK_SEEDS` seeds: minutes on 2 CPU cores.
+* ``full``: every scale up to `CPU_MAX_PARAMETERS` parameters on the CPU (`CUDA_MAX_PARAMETERS`
+  on CUDA), `FULL_SEEDS` seeds.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from validation.engine import SweepStats, run_jobs
+from validation.executors import Executor, ExecutorSpec, parse_executor
+from validation.grid import CalibrationGrid
+from validation.jobs import Job
+from validation.run import Estimator
+from validation.store import ResultStore
+
+MODES = ("quick", "full")
+QUICK_SEEDS = 2
+FULL_SEEDS = 5
+CPU_MAX_PARAMETERS = 10**6
+CUDA_MAX_PARAMETERS = 10**8
+DEFAULT_OUT = {"quick": "reports/validation-quick", "full": "reports/validation-full"}
+DEFAULT_CALIBRATION_OUT = "reports/calibration"
+
+
+@dataclass
+class SweepSummary:
+    """What a sweep returns: where its report is, the headline figures, and the run counts."""
+
+    out: Path
+    report: Path
+    stats: SweepStats
+    headline: dict[str, Any] = field(default_factory=dict)
+    command: str = ""
+
+
+def select_cases(names: Sequence[str] | str | None, registry: Mapping[str, Any]) -> dict[str, Any]:
+    """The chosen cases (default all), in registry order; ``ValueError`` names unknown ones."""
+    if names is None:
+        return dict(registry)
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    if not names:
+        raise ValueError("cases: expected at least one case name")
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise ValueError(
+            f"cases: unknown case {unknown[0]!r}; known: {', '.join(registry) or '(none)'}"
+        )
+    return {n: registry[n] for n in registry if n in set(names)}
+
+
+def parameter_count(case: Any) -> int:
+    """d of a case instance: its ``dim`` attribute if it has one, else built once on the CPU."""
+    dim = getattr(case, "dim", None)
+    if callable(dim):
+        dim = dim()
+    if isinstance(dim, int):
+        return dim
+    import torch
+
+    return int(case.build(seed=0, device="cpu", dtype=torch.float32).dim)
+
+
+def resolve_device(device: str) -> str:
+    from rlct.numeric.device import resolve_device as resolve
+
+    return str(resolve(device))
+
+
+def _max_parameters(device: str) -> int:
+    return CUDA_MAX_PARAMETERS if device.startswith("cuda") else CPU_MAX_PARAMETERS
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return value
+
+
+def _scales_of(
+    case_cls: Any, which: str | Sequence[str], max_parameters: int | None
+) -> list[tuple[str, Any]]:
+    """(scale name, case instance) for the chosen scales of a case, small to large."""
+    names = list(case_cls.scales)
+    if not names:
+        raise ValueError(f"cases: case {case_cls.name!r} declares no scales")
+    if which == "smallest":
+        chosen = names[:1]
+    elif which == "all":
+        chosen = names
+    else:
+        chosen = [s for s in names if s in set(which)]
+    out = []
+    for scale in chosen:
+        case = case_cls.at_scale(scale)
+        if which != "smallest" and max_parameters is not None:
+            if parameter_count(case) > max_parameters:
+                continue
+        out.append((scale, case))
+    return out
+
+
+def plan_validation(
+    mode: str = "quick",
+    *,
+    cases: Sequence[str] | str | None = None,
+    seeds: int | None = None,
+    device: str = "cpu",
+    dtype: str = "float64",
+    registry: Mapping[str, Any] | None = None,
+    max_parameters: int | None = None,
+) -> list[Job]:
+    """The jobs of a validation sweep: each chosen case at its scales x seeds, with
+    ``case.recommended()`` settings. ``device`` must be concrete (not "auto")."""
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    seeds = _positive_int("seeds", seeds if seeds is not None else (
+        QUICK_SEEDS if mode == "quick" else FULL_SEEDS
+    ))
+    if registry is None:
+        from cases import registry as load_registry
+
+        registry = load_registry()
+    chosen = select_cases(cases, registry)
+    limit = max_parameters if max_parameters is not None else _max_parameters(device)
+    jobs = []
+    for name, case_cls in chosen.items():
+        which = "smallest" if mode == "quick" else "all"
+        for scale, case in _scales_of(case_cls, which, limit):
+            settings = case.recommended()
+            for seed in range(seeds):
+                jobs.append(
+                    Job(
+                        case=name,
+                        scale=scale,
+                        params=dict(case.parameters),
+                        settings=settings,
+                        seed=seed,
+                        device=device,
+                        dtype=dtype,
+                    )
+                )
+    return jobs
+
+
+def plan_calibration(
+    grid: CalibrationGrid,
+    *,
+    cases: Sequence[str] | str | None = None,
+    seeds: int | None = None,
+    device: str = "cpu",
+    registry: Mapping[str, Any] | None = None,
+) -> list[Job]:
+    """The jobs of a calibration sweep: cases x scales x grid settings x seeds."""
+    if registry is None:
+        from cases import registry as load_registry
+
+        registry = load_registry()
+    chosen = select_cases(cases if cases is not None else grid.cases, registry)
+    seeds = _positive_int("seeds", seeds if seeds is not None else grid.seeds)
+    limit = grid.max_parameters if grid.max_parameters is not None else _max_parameters(device)
+    settings = grid.settings()
+    jobs = []
+    for name, case_cls in chosen.items():
+        for scale, case in _scales_of(case_cls, grid.scales, limit):
+            for setting in settings:
+                for seed in range(seeds):
+                    jobs.append(
+                        Job(
+                            case=name,
+                            scale=scale,
+                            params=dict(case.parameters),
+                            settings=setting,
+                            seed=seed,
+                            device=device,
+                            dtype=grid.dtype,
+                        )
+                    )
+    return jobs
+
+
+def _executor_text(executor: str | ExecutorSpec | Executor) -> str:
+    if isinstance(executor, Executor):
+        return executor.spec.describe()
+    if isinstance(executor, ExecutorSpec):
+        return executor.describe()
+    return parse_executor(executor).describe()
+
+
+def validate(
+    mode: str = "quick",
+    *,
+    cases: Sequence[str] | str | None = None,
+    seeds: int | None = None,
+    executor: str | ExecutorSpec | Executor = "serial",
+    out: str | Path | None = None,
+    device: str = "auto",
+    dtype: str = "float64",
+    estimator: Estimator | None = None,
+    registry: Mapping[str, Any] | None = None,
+    retry_errors: bool = False,
+    progress: bool = False,
+    argv: Sequence[str] | None = None,
+) -> SweepSummary:
+    """Run the validation sweep and write its report (``<out>/README.md`` and friends).
+
+    ``estimator`` and ``registry`` default to the real estimator and `cases.registry()`
+    (injectable for tests); ``argv`` is recorded in the manifest.
+    """
+    from validation import report
+
+    started = time.time()
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    executor_text = _executor_text(executor)
+    concrete = resolve_device(device)
+    seeds = _positive_int("seeds", seeds if seeds is not None else (
+        QUICK_SEEDS if mode == "quick" else FULL_SEEDS
+    ))
+    out_dir = Path(out if out is not None else DEFAULT_OUT[mode])
+    jobs = plan_validation(
+        mode, cases=cases, seeds=seeds, device=concrete, dtype=dtype, registry=registry
+    )
+    if not jobs:
+        raise ValueError("cases: no case has a scale to run")
+    store = ResultStore(out_dir)
+    stats = run_jobs(
+        jobs,
+        store,
+        executor,
+        estimator=estimator,
+        cases=registry,
+        retry_errors=retry_errors,
+        progress=progress,
+    )
+    case_list = cases if cases is None or isinstance(cases, str) else ",".join(cases)
+    command = validate_command(mode, case_list, seeds, executor_text, out_dir, device, dtype)
+    config = {
+        "sweep": "validate",
+        "mode": mode,
+        "cases": sorted({j.case for j in jobs}),
+        "seeds": seeds,
+        "executor": executor_text,
+        "device": concrete,
+        "device_requested": device,
+        "dtype": dtype,
+        "out": str(out_dir),
+        "jobs": len(jobs),
+    }
+    written = report.write_validation_report(
+        store,
+        jobs,
+        config=config,
+        command=command,
+        argv=argv,
+        stats=stats,
+        started=started,
+    )
+    return SweepSummary(
+        out=out_dir, report=written.path, stats=stats, headline=written.headline, command=command
+    )
+
+
+def validate_command(
+    mode: str,
+    cases: str | None,
+    seeds: int,
+    executor: str,
+    out: Path,
+    device: str,
+    dtype: str,
+) -> str:
+    """The `rlct validate` command line that regenerates a report."""
+    parts = ["rlct", "validate", f"--{mode}"]
+    if cases:
+        parts += ["--cases", cases]
+    parts += ["--seeds", str(seeds), "--executor", executor, "--device", device]
+    if dtype != "float64":
+        parts += ["--dtype", dtype]
+    parts += ["--out", str(out)]
+    return shlex.join(parts)
+
+
+def calibrate(
+    *,
+    cases: Sequence[str] | str | None = None,
+    grid: CalibrationGrid | str | Path | None = None,
+    seeds: int | None = None,
+    executor: str | ExecutorSpec | Executor = "serial",
+    out: str | Path | None = None,
+    device: str = "auto",
+    estimator: Estimator | None = None,
+    registry: Mapping[str, Any] | None = None,
+    retry_errors: bool = False,
+    progress: bool = False,
+    argv: Sequence[str] | None = None,
+) -> SweepSummary:
+    """Sweep the grid's settings over the cases and scales; write the calibration report with
+    error and cost per setting and a recommendation per parameter-count bucket."""
+    from validation import report
+
+    started = time.time()
+    grid_path = None
+    if grid is None:
+        parsed = CalibrationGrid.default()
+    elif isinstance(grid, CalibrationGrid):
+        parsed = grid
+    else:
+        grid_path = Path(grid)
+        parsed = CalibrationGrid.from_file(grid_path)
+    executor_text = _executor_text(executor)
+    concrete = resolve_device(device)
+    out_dir = Path(out if out is not None else DEFAULT_CALIBRATION_OUT)
+    jobs = plan_calibration(parsed, cases=cases, seeds=seeds, device=concrete, registry=registry)
+    if not jobs:
+        raise ValueError("cases: no case has a scale to run")
+    store = ResultStore(out_dir)
+    stats = run_jobs(
+        jobs,
+        store,
+        executor,
+        estimator=estimator,
+        cases=registry,
+        retry_errors=retry_errors,
+        progress=progress,
+    )
+    parts = ["rlct", "calibrate"]
+    case_list = cases if cases is None or isinstance(cases, str) else ",".join(cases)
+    if case_list:
+        parts += ["--cases", case_list]
+    if grid_path is not None:
+        parts += ["--grid", str(grid_path)]
+    if seeds is not None:
+        parts += ["--seeds", str(seeds)]
+    parts += ["--executor", executor_text, "--device", device, "--out", str(out_dir)]
+    command = shlex.join(parts)
+    config = {
+        "sweep": "calibrate",
+        "cases": sorted({j.case for j in jobs}),
+        "grid": parsed.to_dict(),
+        "grid_file": None if grid_path is None else str(grid_path),
+        "seeds": seeds if seeds is not None else parsed.seeds,
+        "executor": executor_text,
+        "device": concrete,
+        "device_requested": device,
+        "out": str(out_dir),
+        "jobs": len(jobs),
+    }
+    written = report.write_calibration_report(
+        store,
+        jobs,
+        parsed,
+        config=config,
+        command=command,
+        argv=argv,
+        stats=stats,
+        started=started,
+    )
+    return SweepSummary(
+        out=out_dir, report=written.path, stats=stats, headline=written.headline, command=command
+    )
