@@ -68,6 +68,29 @@ def make_loss(widths: tuple[int, ...], noise_std: float) -> Callable[[Tensor, tu
     return loss
 
 
+def make_full_data_loss(
+    widths: tuple[int, ...], noise_std: float, x: Tensor, y: Tensor
+) -> Callable[[Tensor], Tensor]:
+    """L_n(w) from sufficient statistics, O(sum H_l H_(l-1) H_0) per chain instead of O(n):
+    mean ||y - P x||^2 = tr(P Sxx P^T) - 2 tr(P Sxy) + mean ||y||^2, P = W_L ... W_1."""
+    n = x.shape[0]
+    sxx = x.T @ x / n
+    syx = y.T @ x / n
+    syy = y.square().sum(dim=1).mean()
+    scale = 1.0 / (2.0 * noise_std**2)
+
+    def full_data_loss(w: Tensor) -> Tensor:
+        layers = unflatten(w, widths)
+        product = layers[0]
+        for weight in layers[1:]:
+            product = torch.bmm(weight, product)
+        quadratic = (torch.matmul(product, sxx.to(w)) * product).sum(dim=(1, 2))
+        cross = (product * syx.to(w)).sum(dim=(1, 2))
+        return scale * (quadratic - 2.0 * cross + syy.to(w))
+
+    return full_data_loss
+
+
 class DLNCase(Case):
     name = "dln"
     description = "deep linear network Y = W_L...W_1 X, Gaussian data (Aoyagi 2024)"
@@ -156,6 +179,7 @@ class DLNCase(Case):
             data=(x.to(device), y.to(device)),
             w_star=w_star.to(device),
             name=f"dln{list(widths)} r={self.parameters['rank']}",
+            full_data_loss=make_full_data_loss(widths, noise_std, x.to(device), y.to(device)),
         )
         return Problem(
             case=self.name,

@@ -156,3 +156,17 @@ def test_float32_runs(dln_problem):
     target = dln_problem.target.to("cpu", torch.float32)
     result = estimate_llc(target, SMALL, seed=0)
     assert result.dtype == "float32" and np.isfinite(result.llc_mean)
+
+
+def test_dln_sufficient_statistics_equal_the_full_data_loss(dln_problem):
+    target = dln_problem.target
+    gen = torch.Generator().manual_seed(1)
+    w = target.w_star + 0.1 * torch.randn(3, target.dim, generator=gen, dtype=target.w_star.dtype)
+    torch.testing.assert_close(target.full_data_loss(w), target._chunked_loss(w, chunk=128))
+
+
+def test_mala_uses_the_exact_full_data_loss_in_both_chain_methods(dln_problem):
+    settings = SMALL.replace(sampler="mala", batch_size=None)
+    vec = estimate_llc(dln_problem.target, settings, seed=2)
+    seq = estimate_llc(dln_problem.target, settings, seed=2, chain_method="sequential")
+    np.testing.assert_allclose(vec.loss_trace, seq.loss_trace, rtol=1e-10)

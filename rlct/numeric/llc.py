@@ -106,11 +106,14 @@ def estimate_llc(
         else math.inf
     )
 
-    init_loss = float(target.full_loss(target.w_star.unsqueeze(0))[0])
+    with torch.no_grad():
+        init_loss = float(target.full_loss(target.w_star.unsqueeze(0))[0])
     trace = torch.full((chains, settings.steps), math.nan, dtype=dtype, device=dev)
     diverged = torch.zeros(chains, dtype=torch.bool, device=dev)
     reasons: list[str] = []
-    full = target.full_batch(chains) if full_batch else None
+    full: tuple[Tensor, ...] | None = None
+    if full_batch and target.full_data_loss is None:
+        full = target.full_batch(chains)
 
     steps = range(settings.steps)
     if progress:
@@ -119,8 +122,8 @@ def estimate_llc(
         steps = tqdm(steps, desc=f"{settings.sampler} x{chains}", unit="step", leave=False)
     start = time.perf_counter()
     for step in steps:
-        if full is not None:
-            batch = full
+        if full_batch:
+            batch = full  # None: the exact full-data loss of the target
         else:
             assert settings.batch_size is not None
             batch = target.minibatch(chains, settings.batch_size, generator)

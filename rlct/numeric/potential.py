@@ -41,20 +41,28 @@ class LocalizedPotential:
         if self.chain_method not in CHAIN_METHODS:
             raise ValueError(f"chain_method: expected one of {CHAIN_METHODS}, got {self.chain_method!r}")
 
-    def _loss_and_grad(self, w: Tensor, batch: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
+    def _loss_and_grad(self, w: Tensor, batch: tuple[Tensor, ...] | None) -> tuple[Tensor, Tensor]:
+        """``batch=None`` means the full data set through ``target.full_data_loss``."""
         with torch.enable_grad():
             w = w.detach().requires_grad_(True)
-            loss = self.target.loss(w, batch)
+            if batch is None:
+                assert self.target.full_data_loss is not None
+                loss = self.target.full_data_loss(w)
+            else:
+                loss = self.target.loss(w, batch)
             (grad,) = torch.autograd.grad(loss.sum(), w)
         return loss.detach(), grad
 
-    def evaluate(self, w: Tensor, batch: tuple[Tensor, ...]) -> Evaluation:
-        """U and grad U at w for every chain; ``batch`` has a leading chain axis."""
+    def evaluate(self, w: Tensor, batch: tuple[Tensor, ...] | None) -> Evaluation:
+        """U and grad U at w for every chain; ``batch`` has a leading chain axis, or is None
+        for the exact full-data loss (``target.full_data_loss``)."""
         if self.chain_method == "vectorized":
             loss, grad_loss = self._loss_and_grad(w, batch)
         else:
             parts = [
-                self._loss_and_grad(w[c : c + 1], tuple(t[c : c + 1] for t in batch))
+                self._loss_and_grad(
+                    w[c : c + 1], None if batch is None else tuple(t[c : c + 1] for t in batch)
+                )
                 for c in range(w.shape[0])
             ]
             loss = torch.cat([p[0] for p in parts])

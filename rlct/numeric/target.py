@@ -30,12 +30,16 @@ class Target:
         data: the n training examples, a tuple of tensors each shaped ``(n, ...)``.
         w_star: the point w* (shape ``(d,)``) at which the local learning coefficient is wanted.
         name: a label for reports.
+        full_data_loss: optional ``(C, d) -> (C,)`` computing L_n(w) exactly without a pass over
+            the data (e.g. from sufficient statistics); used for the baseline and full-batch
+            samplers (MALA) when present. Must agree with ``loss`` on the full data set.
     """
 
     loss: BatchedLoss
     data: tuple[Tensor, ...]
     w_star: Tensor
     name: str = "target"
+    full_data_loss: Callable[[Tensor], Tensor] | None = None
 
     def __post_init__(self) -> None:
         if self.w_star.ndim != 1:
@@ -59,6 +63,7 @@ class Target:
             data=tuple(move(t) for t in self.data),
             w_star=move(self.w_star),
             name=self.name,
+            full_data_loss=self.full_data_loss,
         )
 
     @property
@@ -80,9 +85,15 @@ class Target:
         ).to(self.data[0].device)
         return tuple(t[idx] for t in self.data)
 
-    @torch.no_grad()
     def full_loss(self, w: Tensor, chunk: int = 65536) -> Tensor:
-        """L_n(w) for w shaped (C, d) on the whole data set, evaluated in row chunks."""
+        """L_n(w) for w shaped (C, d) on the whole data set (differentiable when
+        ``full_data_loss`` is given, else evaluated without gradient in row chunks)."""
+        if self.full_data_loss is not None:
+            return self.full_data_loss(w)
+        with torch.no_grad():
+            return self._chunked_loss(w, chunk)
+
+    def _chunked_loss(self, w: Tensor, chunk: int) -> Tensor:
         total = torch.zeros(w.shape[0], dtype=w.dtype, device=w.device)
         for start in range(0, self.n, chunk):
             part = tuple(t[start : start + chunk] for t in self.data)

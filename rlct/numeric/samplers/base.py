@@ -9,7 +9,7 @@ from torch import Tensor
 
 from rlct.numeric.potential import Evaluation
 
-Evaluate = Callable[[Tensor, tuple[Tensor, ...]], Evaluation]
+Evaluate = Callable[[Tensor, tuple[Tensor, ...] | None], Evaluation]
 
 
 @dataclass(frozen=True)

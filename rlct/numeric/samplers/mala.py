@@ -37,7 +37,7 @@ def _log_q(to: Tensor, start: Tensor, grad_start: Tensor, step_size: float) -> T
 def update(
     state: SamplerState,
     evaluate: Evaluate,
-    batch: tuple[Tensor, ...],
+    batch: tuple[Tensor, ...] | None,
     step_size: float,
     noise: Tensor,
     uniform: Tensor | None = None,

@@ -23,7 +23,7 @@ def init(w: Tensor) -> SamplerState:
 def update(
     state: SamplerState,
     evaluate: Evaluate,
-    batch: tuple[Tensor, ...],
+    batch: tuple[Tensor, ...] | None,
     step_size: float,
     noise: Tensor,
     uniform: Tensor | None = None,
