@@ -35,6 +35,8 @@ class RLCT:
         certificate: why the value is exact (e.g. "closed form", "certified: non-degenerate").
         point: the point w* at which a local value holds (human-readable), if any.
         notes: anything else a user should know (the chosen case of a formula, ...).
+        status: for engines that may fail to certify (the Newton-polyhedron engine):
+            ``"certified"``, ``"degenerate"`` or ``"undecided"``; None for closed forms.
     """
 
     value: Fraction
@@ -44,6 +46,7 @@ class RLCT:
     certificate: str = "closed form"
     point: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    status: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.value, Fraction):
@@ -76,6 +79,8 @@ class RLCT:
             out["point"] = self.point
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.status is not None:
+            out["status"] = self.status
         return out
 
     def describe(self) -> str:
