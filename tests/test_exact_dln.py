@@ -37,17 +37,17 @@ def networks(draw: st.DrawFn, max_depth: int = 8, max_width: int = 30) -> tuple[
 
 
 def sigma_shape(widths: list[int], rank: int) -> tuple[int, int]:
-    """(l, a) of the admissible Sigma found by the literal subset search."""
-    (answer,) = {(len(a.sigma) - 1, _larger_parts(widths, rank, a.sigma)) for a in
-                 all_admissible(widths, rank)}
-    return answer
+    """(l, a) of the admissible Sigma found by the literal subset search (it is unique)."""
+    shapes = {_shape(widths, rank, answer.sigma) for answer in all_admissible(widths, rank)}
+    (shape,) = shapes
+    return shape
 
 
-def _larger_parts(widths: list[int], rank: int, sigma: tuple[int, ...]) -> int:
+def _shape(widths: list[int], rank: int, sigma: tuple[int, ...]) -> tuple[int, int]:
     total = sum(widths[s] - rank for s in sigma)
     ell = len(sigma) - 1
-    low, extra = divmod(total, ell)
-    return extra if extra else ell  # a: parts of size ceil(S/l); all l parts when S/l is integral
+    extra = total % ell
+    return ell, (extra if extra else ell)  # a: parts of size ceil(S/l); all l when l divides S
 
 
 def wrong_variant(widths: list[int], rank: int) -> Fraction:
