@@ -34,7 +34,9 @@ from rlct.numeric.target import Target
 DATA_STREAM = 2
 
 
-def parse_generators(text: str | list[str] | tuple[str, ...]) -> tuple[tuple[sympy.Expr, ...], tuple[sympy.Symbol, ...]]:
+def parse_generators(
+    text: str | list[str] | tuple[str, ...],
+) -> tuple[tuple[sympy.Expr, ...], tuple[sympy.Symbol, ...]]:
     """``"x*y; y**2"`` -> ((x*y, y**2), (x, y)); each generator must be a polynomial with f(0) = 0."""
     parts = [p.strip() for p in (text.split(";") if isinstance(text, str) else text)]
     if not parts or any(p == "" for p in parts):

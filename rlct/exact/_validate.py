@@ -36,8 +36,8 @@ def as_int_list(
     """A list of ints from a sequence or a comma-separated string."""
     if isinstance(values, str):
         text = values.strip()
-        items: Sequence[object] = [t for t in (s.strip() for s in text.split(",")) if t != ""]
-        if text and not items:
+        items: Sequence[object] = [s.strip() for s in text.split(",")] if text else []
+        if any(item == "" for item in items):
             raise ValueError(f"{name}: could not parse {values!r} as comma-separated integers")
     elif isinstance(values, Iterable):
         items = list(values)
@@ -57,7 +57,7 @@ def as_fraction(name: str, value: object, *, minimum: Fraction | None = None) ->
         raise ValueError(f"{name}: expected an exact rational (int, Fraction or 'p/q'), got {value!r}")
     try:
         if isinstance(value, (numbers.Rational, str)):
-            frac = Fraction(value)  # type: ignore[arg-type]
+            frac = Fraction(value)
         else:
             raise TypeError
     except (ValueError, TypeError, ZeroDivisionError):

@@ -87,9 +87,14 @@ def estimate_llc(
     dtype = target.w_star.dtype
     chains, dim, n = settings.chains, target.dim, target.n
     nbeta = settings.resolved_nbeta(n)
-    potential = LocalizedPotential(target, nbeta, settings.localization, chain_method)
-
     full_batch = settings.sampler == "mala" or settings.batch_size is None
+    potential = LocalizedPotential(
+        target,
+        nbeta,
+        settings.localization,
+        chain_method,
+        control_variate=settings.control_variate and not full_batch,
+    )
     if settings.sampler == "psgld":
         update = partial(
             samplers.psgld.update, alpha=settings.psgld_alpha, damping=settings.psgld_eps

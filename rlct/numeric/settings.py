@@ -35,6 +35,8 @@ class SamplerSettings:
         burnin: steps discarded at the start of each chain.
         batch_size: minibatch size per chain; ``None`` uses the full data set (forced for MALA).
         psgld_alpha, psgld_eps: RMSProp decay and damping of the preconditioner (psgld only).
+        control_variate: use control-variate minibatch losses and gradients anchored at w*
+            (SGLD-CV, Baker et al. 2019) for sgld/psgld; ignored by full-batch samplers.
         divergence_factor: a chain whose ||w - w*|| exceeds this many localization radii
             sqrt(d / gamma) is flagged as having left the localization region.
     """
@@ -49,6 +51,7 @@ class SamplerSettings:
     batch_size: int | None = 256
     psgld_alpha: float = 0.99
     psgld_eps: float = 1e-5
+    control_variate: bool = False
     divergence_factor: float = 10.0
 
     def __post_init__(self) -> None:
@@ -69,6 +72,8 @@ class SamplerSettings:
             raise ValueError(f"psgld_alpha: expected a number in (0, 1), got {self.psgld_alpha!r}")
         _positive("psgld_eps", self.psgld_eps)
         _positive("divergence_factor", self.divergence_factor)
+        if not isinstance(self.control_variate, bool):
+            raise ValueError(f"control_variate: expected true or false, got {self.control_variate!r}")
 
     @property
     def draws(self) -> int:

@@ -93,6 +93,26 @@ class Target:
         with torch.no_grad():
             return self._chunked_loss(w, chunk)
 
+    def full_loss_and_grad(self, w: Tensor, chunk: int = 65536) -> tuple[Tensor, Tensor]:
+        """L_n(w) (C,) and its gradient (C, d), accumulated over row chunks."""
+        with torch.enable_grad():
+            w = w.detach().requires_grad_(True)
+            if self.full_data_loss is not None:
+                loss = self.full_data_loss(w)
+                (grad,) = torch.autograd.grad(loss.sum(), w)
+                return loss.detach(), grad
+            loss_total = torch.zeros(w.shape[0], dtype=w.dtype, device=w.device)
+            grad_total = torch.zeros_like(w)
+            for start in range(0, self.n, chunk):
+                part = tuple(t[start : start + chunk] for t in self.data)
+                rows = part[0].shape[0]
+                batch = tuple(p.unsqueeze(0).expand(w.shape[0], *p.shape) for p in part)
+                loss = self.loss(w, batch) * (rows / self.n)
+                (grad,) = torch.autograd.grad(loss.sum(), w)
+                loss_total += loss.detach()
+                grad_total += grad
+            return loss_total, grad_total
+
     def _chunked_loss(self, w: Tensor, chunk: int) -> Tensor:
         total = torch.zeros(w.shape[0], dtype=w.dtype, device=w.device)
         for start in range(0, self.n, chunk):

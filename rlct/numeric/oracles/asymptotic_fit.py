@@ -37,7 +37,10 @@ INVALID_RESIDUAL = 1e3
 
 @dataclass(frozen=True)
 class PowerLogFit:
-    """A least-squares fit of  log y = -lambda x + log P(x),  deg P = multiplicity - 1.
+    """A least-squares fit of  log y = -lambda x + log P(x),  deg P <= multiplicity - 1.
+
+    P is constrained to be positive on the data with a non-negative leading coefficient (the
+    coefficient of x^(m-1) dominates as x -> infinity, where P > 0).
 
     Attributes:
         lam: fitted lambda.
@@ -88,21 +91,33 @@ def _design(xi: np.ndarray, multiplicity: int) -> np.ndarray:
     return np.vander(xi, multiplicity, increasing=True)
 
 
-def _profile_coefficients(
-    z: np.ndarray, xi: np.ndarray, sqrt_w: np.ndarray, multiplicity: int
-) -> tuple[np.ndarray, float] | None:
-    """Given z = log(y e^{lambda x}), P's coefficients by relative linear least squares
-    (minimize sum w (1 - P/e^z)^2, which equals the log residual to first order) and the
-    log-residual sum of squares; None where the fitted P is not positive on the data."""
-    shift = float(np.max(z))
-    target = np.exp(z - shift)
-    A = _design(xi, multiplicity) * (sqrt_w / target)[:, None]
-    coef, *_ = np.linalg.lstsq(A, sqrt_w, rcond=None)
-    poly = _design(xi, multiplicity) @ coef
-    if np.any(poly <= 0):
-        return None
-    resid = sqrt_w * (z - shift - np.log(poly))
-    return coef * math.exp(shift), float(resid @ resid)
+def _profile(
+    lams: np.ndarray, x: np.ndarray, log_y: np.ndarray, xi: np.ndarray, sqrt_w: np.ndarray,
+    multiplicity: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each lambda: P's coefficients by relative linear least squares (minimize
+    sum w (1 - P / (y e^{lambda x}))^2, equal to the log residual to first order) and the
+    log-residual sum of squares (inf where the fitted P is not positive on the data).
+
+    Returns (coefficients (L, m), rss (L,)), coefficients of P in the variable xi.
+    """
+    z = log_y[None, :] + lams[:, None] * x[None, :]
+    shift = z.max(axis=1, keepdims=True)
+    target = np.maximum(np.exp(z - shift), 1e-150)
+    design = _design(xi, multiplicity)
+    A = design[None, :, :] * (sqrt_w[None, :] / target)[:, :, None]
+    gram = np.einsum("lgi,lgj->lij", A, A)
+    ridge = 1e-13 * np.trace(gram, axis1=1, axis2=2)[:, None, None] * np.eye(multiplicity)
+    rhs = np.einsum("lgi,g->li", A, sqrt_w)
+    coef = np.linalg.solve(gram + ridge, rhs[:, :, None])[:, :, 0]
+    poly = coef @ design.T
+    # P > 0 on the data, and the leading coefficient (of x^(m-1)) >= 0: it dominates as
+    # x -> infinity, where P must stay positive.
+    valid = np.all(poly > 0, axis=1) & (coef[:, -1] >= 0 if multiplicity > 1 else True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        resid = sqrt_w[None, :] * (z - shift - np.log(poly))
+    rss = np.where(valid, np.sum(resid**2, axis=1), np.inf)
+    return coef * np.exp(shift), rss
 
 
 def fit_power_log(
@@ -112,13 +127,14 @@ def fit_power_log(
     *,
     lam_bounds: tuple[float, float],
     weights: np.ndarray | None = None,
+    polish: bool = True,
 ) -> PowerLogFit:
     """Least-squares fit of  log y = -lambda x + log P(x)  with deg P = multiplicity - 1.
 
     lambda is found by profiling: for each lambda on a grid in ``lam_bounds`` the coefficients
-    of P are fitted linearly; the best grid point is refined by a bounded scalar search and then
-    (lambda, P) are polished jointly by nonlinear least squares on the log residuals, whose
-    Jacobian gives the standard error.
+    of P are fitted linearly; the best grid point is refined by a bounded scalar search. With
+    ``polish`` (lambda, P) are then fitted jointly by nonlinear least squares on the log
+    residuals, whose Jacobian gives the standard error (NaN without ``polish``).
     """
     x = np.asarray(x, dtype=float)
     log_y = np.asarray(log_y, dtype=float)
@@ -137,50 +153,25 @@ def fit_power_log(
     xi = (x - center) / scale
 
     def profile(lam: float) -> float:
-        fitted = _profile_coefficients(log_y + lam * x, xi, sqrt_w, multiplicity)
-        return math.inf if fitted is None else fitted[1]
+        return float(_profile(np.array([lam]), x, log_y, xi, sqrt_w, multiplicity)[1][0])
 
     lo, hi = lam_bounds
     grid = np.linspace(lo, hi, PROFILE_GRID)
-    values = np.array([profile(lam) for lam in grid])
+    values = _profile(grid, x, log_y, xi, sqrt_w, multiplicity)[1]
     if not np.any(np.isfinite(values)):
         raise ValueError("log_y: no lambda in lam_bounds gives a positive prefactor P")
-    best = int(np.nanargmin(values))
+    best = int(np.argmin(values))
     left, right = grid[max(best - 1, 0)], grid[min(best + 1, PROFILE_GRID - 1)]
     refined = optimize.minimize_scalar(
         profile, bounds=(left, right), method="bounded", options={"xatol": 1e-10}
     )
     lam0 = float(refined.x) if refined.fun <= values[best] else float(grid[best])
-    start = _profile_coefficients(log_y + lam0 * x, xi, sqrt_w, multiplicity)
-    assert start is not None
-    coef0 = start[0]
-
-    def residuals(params: np.ndarray) -> np.ndarray:
-        poly = _design(xi, multiplicity) @ params[1:]
-        if np.any(poly <= 0):
-            return np.full_like(x, INVALID_RESIDUAL)
-        return sqrt_w * (log_y + params[0] * x - np.log(poly))
-
-    solution = optimize.least_squares(
-        residuals, np.concatenate([[lam0], coef0]), method="trf", x_scale="jac"
-    )
-    params = solution.x
-    resid = residuals(params)
-    rss = float(resid @ resid)
-    if rss > start[1]:  # the polish must not make the fit worse
-        params = np.concatenate([[lam0], coef0])
-        resid = residuals(params)
-        rss = float(resid @ resid)
-    n_params = multiplicity + 1
-    dof = x.size - n_params
+    coefs, rss0 = _profile(np.array([lam0]), x, log_y, xi, sqrt_w, multiplicity)
+    params = np.concatenate([[lam0], coefs[0]])
+    rss = float(rss0[0])
     stderr = math.nan
-    if dof > 0:
-        jac = optimize.approx_fprime(params, residuals, 1e-7 * np.maximum(1.0, np.abs(params)))
-        try:
-            cov = np.linalg.inv(jac.T @ jac) * (rss / dof)
-            stderr = float(math.sqrt(max(cov[0, 0], 0.0)))
-        except np.linalg.LinAlgError:
-            stderr = math.nan
+    if polish:
+        params, rss, stderr = _polish(params, rss, x, log_y, xi, sqrt_w, multiplicity)
     return PowerLogFit(
         lam=float(params[0]),
         multiplicity=multiplicity,
@@ -191,6 +182,45 @@ def fit_power_log(
         stderr=stderr,
         n_points=int(x.size),
     )
+
+
+def _polish(
+    start: np.ndarray,
+    start_rss: float,
+    x: np.ndarray,
+    log_y: np.ndarray,
+    xi: np.ndarray,
+    sqrt_w: np.ndarray,
+    multiplicity: int,
+) -> tuple[np.ndarray, float, float]:
+    """Joint nonlinear least squares on the log residuals from ``start``; returns
+    (params, rss, stderr of lambda from the Jacobian)."""
+    design = _design(xi, multiplicity)
+
+    def residuals(params: np.ndarray) -> np.ndarray:
+        poly = design @ params[1:]
+        if np.any(poly <= 0) or (multiplicity > 1 and params[-1] < 0):
+            return np.full_like(x, INVALID_RESIDUAL)
+        return sqrt_w * (log_y + params[0] * x - np.log(poly))
+
+    solution = optimize.least_squares(residuals, start, method="trf", x_scale="jac")
+    params = solution.x
+    resid = residuals(params)
+    rss = float(resid @ resid)
+    if rss > start_rss:  # the polish must not make the fit worse
+        params = start
+        resid = residuals(params)
+        rss = float(resid @ resid)
+    dof = x.size - (multiplicity + 1)
+    stderr = math.nan
+    if dof > 0:
+        jac = optimize.approx_fprime(params, residuals, 1e-7 * np.maximum(1.0, np.abs(params)))
+        try:
+            cov = np.linalg.inv(jac.T @ jac) * (rss / dof)
+            stderr = float(math.sqrt(max(cov[0, 0], 0.0)))
+        except np.linalg.LinAlgError:
+            stderr = math.nan
+    return params, rss, stderr
 
 
 def fit_power_loglog(x: np.ndarray, log_y: np.ndarray) -> PowerLogLogFit:

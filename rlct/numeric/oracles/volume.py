@@ -71,67 +71,74 @@ MAX_LEVELS = 2000
 
 
 @dataclass(frozen=True)
-class BatchCurve:
-    """One batch of multilevel splitting: log V on the eps grid and its cost."""
+class MultilevelRun:
+    """B batches of multilevel splitting: log V on the eps grid and the cost.
+
+    Attributes:
+        log_volume: (B, G) log V(eps) of each batch on the grid (NaN where a batch failed).
+        evaluations: K evaluations over all batches.
+        levels: (B,) number of levels each batch used.
+        acceptance: acceptance rate of each proposal kind (see MOVE_PROBABILITIES).
+        failures: one message per failed batch.
+    """
 
     log_volume: np.ndarray
     evaluations: int
-    levels: int
+    levels: np.ndarray
     acceptance: tuple[float, ...]
-    failure: str | None
+    failures: tuple[str, ...]
 
 
 def _log_ratio(new: np.ndarray, old: np.ndarray, power: np.ndarray) -> np.ndarray:
     """power * (log|new| - log|old|), with 0 where power == 0 (no 0 * inf)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         out = power * (np.log(np.abs(new)) - np.log(np.abs(old)))
-    return np.where(power == 0, 0.0, np.nan_to_num(out, nan=-np.inf))
+    out[power == 0] = 0.0
+    out[np.isnan(out)] = -np.inf
+    return out
 
 
 def _mcmc_step(
     W: np.ndarray,
     k_values: np.ndarray,
-    eps: float,
+    eps: np.ndarray,
     K: KFunction,
     domain: ProductDomain,
     rng: np.random.Generator,
-    accepted: np.ndarray,
-    proposed: np.ndarray,
+    counts: np.ndarray,
 ) -> None:
-    """One Metropolis-Hastings step for every particle, in place (see the module docstring)."""
+    """One Metropolis-Hastings step for every particle (row of W), in place.
+
+    Particle i targets the prior restricted to {K < eps[i]} (see the module docstring).
+    ``counts`` (2, kinds) accumulates accepted and proposed moves per kind.
+    """
     n, d = W.shape
     rows = np.arange(n)
     coord = rng.integers(d, size=n)
-    kind = rng.choice(len(MOVE_PROBABILITIES), size=n, p=MOVE_PROBABILITIES)
-    h = domain.prior_exponents
-    ranges = domain.ranges()
-    s_max = ADDITIVE_DECADES_MARGIN + 0.5 * math.log10(1.0 / max(eps, 1e-300))
-    proposal = W.copy()
+    kind = np.searchsorted(np.cumsum(MOVE_PROBABILITIES), rng.random(n) * 0.999999999)
+    h = domain.prior_exponents[coord]
+    span = domain.ranges()
+    s_max = ADDITIVE_DECADES_MARGIN + 0.5 * np.log10(1.0 / np.maximum(eps, 1e-300))
     old = W[rows, coord]
-    new = old.copy()
-    log_alpha = np.zeros(n)
-
-    log_move = kind == 0
-    sigma = np.exp(rng.uniform(*np.log(LOG_STEP_RANGE), size=n)) * rng.standard_normal(n)
-    new[log_move] = old[log_move] * np.exp(sigma[log_move])
-    log_alpha[log_move] = (h[coord[log_move]] + 1.0) * sigma[log_move]
-
+    log_sigma = np.log(LOG_STEP_RANGE)
+    sigma = np.exp(rng.uniform(log_sigma[0], log_sigma[1], size=n)) * rng.standard_normal(n)
+    additive = span[coord] * 10.0 ** (-rng.uniform(0.0, 1.0, size=n) * s_max)
+    additive *= rng.standard_normal(n)
+    new = np.select(
+        [kind == 0, kind == 1, kind == 2], [old * np.exp(sigma), old + additive, -old], old
+    )
+    log_alpha = np.where(kind == 0, (h + 1.0) * sigma, 0.0)
     single = kind == 1
-    step = ranges[coord] * 10.0 ** (-rng.uniform(0.0, s_max, size=n)) * rng.standard_normal(n)
-    new[single] = old[single] + step[single]
-    log_alpha[single] = _log_ratio(new[single], old[single], h[coord[single]])
-
-    flip = kind == 2
-    new[flip] = -old[flip]
-
+    log_alpha[single] = _log_ratio(new[single], old[single], h[single])
+    proposal = W.copy()
     proposal[rows, coord] = new
-    joint = kind == 3
-    if np.any(joint):
-        scales = 10.0 ** (-rng.uniform(0.0, s_max, size=(int(joint.sum()), 1)))
-        moved = W[joint] + ranges * scales * rng.standard_normal((int(joint.sum()), d))
+    joint = np.flatnonzero(kind == 3)
+    if joint.size:
+        scales = 10.0 ** (-rng.uniform(0.0, 1.0, size=(joint.size, 1)) * s_max[joint, None])
+        moved = W[joint] + span * scales * rng.standard_normal((joint.size, d))
         proposal[joint] = moved
-        log_alpha[joint] = np.sum(_log_ratio(moved, W[joint], h[None, :]), axis=1)
-
+        ratios = _log_ratio(moved, W[joint], np.broadcast_to(domain.prior_exponents, moved.shape))
+        log_alpha[joint] = ratios.sum(axis=1)
     inside = domain.contains(proposal)
     k_new = np.full(n, np.inf)
     if np.any(inside):
@@ -139,8 +146,9 @@ def _mcmc_step(
     accept = inside & (k_new < eps) & (np.log(rng.random(n)) < log_alpha)
     W[accept] = proposal[accept]
     k_values[accept] = k_new[accept]
-    np.add.at(accepted, kind[accept], 1)
-    np.add.at(proposed, kind, 1)
+    kinds = len(MOVE_PROBABILITIES)
+    counts[0] += np.bincount(kind[accept], minlength=kinds)
+    counts[1] += np.bincount(kind, minlength=kinds)
 
 
 def multilevel_log_volume(
@@ -149,46 +157,69 @@ def multilevel_log_volume(
     rng: np.random.Generator,
     eps_grid: np.ndarray,
     *,
+    batches: int,
     n_particles: int,
     level_fraction: float,
     mcmc_steps: int,
-) -> BatchCurve:
-    """log V(eps) on ``eps_grid`` (decreasing) by one run of multilevel splitting."""
-    W = domain.sample_prior(rng, n_particles)
-    k_values = K(W)
-    evaluations = n_particles
-    log_v_level = 0.0
-    out = np.full(eps_grid.size, np.nan)
-    position = 0
-    levels = 0
-    accepted = np.zeros(len(MOVE_PROBABILITIES))
-    proposed = np.zeros(len(MOVE_PROBABILITIES))
-    failure = None
+) -> MultilevelRun:
+    """log V(eps) on ``eps_grid`` (decreasing) by ``batches`` independent runs of multilevel
+    splitting, advanced in lockstep so that the MCMC moves of all batches are one array
+    operation (the batches share no particles and no thresholds)."""
+    dim = domain.dim
+    W = domain.sample_prior(rng, batches * n_particles).reshape(batches, n_particles, dim)
+    k_values = K(W.reshape(-1, dim)).reshape(batches, n_particles)
+    evaluations = batches * n_particles
+    log_v_level = np.zeros(batches)
+    out = np.full((batches, eps_grid.size), np.nan)
+    position = np.zeros(batches, dtype=int)
+    levels = np.zeros(batches, dtype=int)
+    active = np.ones(batches, dtype=bool)
+    failures: list[str] = []
+    counts = np.zeros((2, len(MOVE_PROBABILITIES)))
     kth = int(level_fraction * n_particles)
-    while True:
-        eps_next = float(np.partition(k_values, kth)[kth])
-        while position < eps_grid.size and eps_grid[position] >= eps_next:
-            fraction = float(np.mean(k_values < eps_grid[position]))
-            out[position] = log_v_level + math.log(fraction) if fraction > 0 else np.nan
-            position += 1
-        if position == eps_grid.size:
+    while np.any(active):
+        thresholds = np.full(batches, np.nan)
+        for b in np.flatnonzero(active):
+            eps_next = float(np.partition(k_values[b], kth)[kth])
+            while position[b] < eps_grid.size and eps_grid[position[b]] >= eps_next:
+                fraction = float(np.mean(k_values[b] < eps_grid[position[b]]))
+                if fraction > 0:
+                    out[b, position[b]] = log_v_level[b] + math.log(fraction)
+                position[b] += 1
+            if position[b] == eps_grid.size:
+                active[b] = False
+                continue
+            survivors = np.flatnonzero(k_values[b] < eps_next)
+            if survivors.size == 0 or levels[b] >= MAX_LEVELS:
+                reason = (
+                    f"no particle below eps = {eps_next:.3g} (K values tie at the level)"
+                    if survivors.size == 0
+                    else f"eps_min not reached after {MAX_LEVELS} levels"
+                )
+                failures.append(f"batch {b}: {reason}")
+                out[b] = np.nan
+                active[b] = False
+                continue
+            log_v_level[b] += math.log(survivors.size / n_particles)
+            chosen = np.resize(rng.permutation(survivors), n_particles)
+            W[b], k_values[b] = W[b, chosen], k_values[b, chosen]
+            thresholds[b] = eps_next
+            levels[b] += 1
+        moving = np.flatnonzero(active)
+        if moving.size == 0:
             break
-        survivors = np.flatnonzero(k_values < eps_next)
-        if survivors.size == 0:
-            failure = f"no particle below eps = {eps_next:.3g} (K values tie at the level)"
-            break
-        if levels >= MAX_LEVELS:
-            failure = f"eps_min not reached after {MAX_LEVELS} levels"
-            break
-        log_v_level += math.log(survivors.size / n_particles)
-        chosen = np.resize(rng.permutation(survivors), n_particles)
-        W, k_values = W[chosen], k_values[chosen]
+        flat_W = W[moving].reshape(-1, dim)
+        flat_k = k_values[moving].reshape(-1)
+        flat_eps = np.repeat(thresholds[moving], n_particles)
         for _ in range(mcmc_steps):
-            _mcmc_step(W, k_values, eps_next, K, domain, rng, accepted, proposed)
-        evaluations += mcmc_steps * n_particles
-        levels += 1
-    acceptance = tuple(float(a / p) if p else math.nan for a, p in zip(accepted, proposed))
-    return BatchCurve(out, evaluations, levels, acceptance, failure)
+            _mcmc_step(flat_W, flat_k, flat_eps, K, domain, rng, counts)
+        W[moving] = flat_W.reshape(moving.size, n_particles, dim)
+        k_values[moving] = flat_k.reshape(moving.size, n_particles)
+        evaluations += mcmc_steps * moving.size * n_particles
+    acceptance = tuple(
+        float(a / p) if p else math.nan for a, p in zip(counts[0], counts[1])
+    )
+    return MultilevelRun(out, evaluations, levels, acceptance, tuple(failures))
 
 
 def _pooled_log(log_volumes: np.ndarray) -> np.ndarray:
@@ -209,7 +240,12 @@ def _fit(
     x: np.ndarray, log_volumes: np.ndarray, m: int, lam_bounds: tuple[float, float]
 ) -> PowerLogFit:
     return fit_power_log(
-        x, _pooled_log(log_volumes), m, lam_bounds=lam_bounds, weights=_weights(log_volumes)
+        x,
+        _pooled_log(log_volumes),
+        m,
+        lam_bounds=lam_bounds,
+        weights=_weights(log_volumes),
+        polish=False,
     )
 
 
@@ -219,23 +255,30 @@ def cross_validated_multiplicity(
     candidates: list[int],
     lam_bounds: tuple[float, float],
 ) -> tuple[int, dict[int, float]]:
-    """m with the smallest leave-one-batch-out prediction error of the fitted log V curve.
+    """m by leave-one-batch-out cross-validation with the one-standard-error rule.
 
-    For each held-out batch b the model is fitted to the other batches and scored by
+    For each held-out batch b each model is fitted to the other batches and scored by
     sum_eps w(eps) (log V_b(eps) - prediction(eps))^2 with the pooled inverse-variance weights.
+    The selected m is the smallest whose paired score difference to the best model is within
+    one standard error of that difference (the one-standard-error rule; Hastie, Tibshirani &
+    Friedman 2009, "The Elements of Statistical Learning", sec. 7.10): a larger m must earn its
+    extra coefficient. Returns (m, mean score per m).
     """
     weights = _weights(log_volumes) / log_volumes.shape[0]
     batches = log_volumes.shape[0]
-    scores: dict[int, float] = {}
-    for m in candidates:
-        total = 0.0
+    per_fold = np.zeros((len(candidates), batches))
+    for i, m in enumerate(candidates):
         for b in range(batches):
             rest = np.delete(log_volumes, b, axis=0)
             fit = _fit(x, rest, m, lam_bounds)
-            total += float(np.sum(weights * (log_volumes[b] - fit.predict_log(x)) ** 2))
-        scores[m] = total / batches
-    best = min(scores, key=lambda m: (scores[m], m))
-    return best, scores
+            per_fold[i, b] = float(np.sum(weights * (log_volumes[b] - fit.predict_log(x)) ** 2))
+    means = per_fold.mean(axis=1)
+    best = int(np.argmin(means))
+    for i in range(len(candidates)):
+        diff = per_fold[i] - per_fold[best]
+        if diff.mean() <= diff.std(ddof=1) / math.sqrt(batches):
+            return candidates[i], dict(zip(candidates, means.tolist()))
+    raise AssertionError("unreachable: the best model is within one SE of itself")
 
 
 def volume_scaling(
@@ -260,7 +303,7 @@ def volume_scaling(
         dim: d >= 1.
         box: (lo, hi) for every coordinate or a list of d pairs; each must contain 0.
         prior: exponents h_j >= 0 of the prior prod |w_j|^(h_j) on the box (None: uniform).
-        seed: root of the numpy SeedSequence; batch b uses the stream [seed, b].
+        seed: root of the numpy SeedSequence of the one Generator that drives all batches.
         n_samples: particles per level in each batch.
         n_batches: B independent batches (>= 3), for the jackknife standard error.
         eps_range: (eps_min, eps_max): the fitted grid of eps, log-spaced.
@@ -306,44 +349,41 @@ def volume_scaling(
     count = max(2, round(math.log10(eps_max / eps_min) * eps_per_decade) + 1)
     eps_grid = np.logspace(math.log10(eps_max), math.log10(eps_min), count)
     started = time.perf_counter()
-    curves = [
-        multilevel_log_volume(
-            K,
-            domain,
-            np.random.default_rng(np.random.SeedSequence([root, b])),
-            eps_grid,
-            n_particles=n_samples,
-            level_fraction=level_fraction,
-            mcmc_steps=steps,
-        )
-        for b in range(n_batches)
-    ]
+    run = multilevel_log_volume(
+        K,
+        domain,
+        np.random.default_rng(np.random.SeedSequence(root)),
+        eps_grid,
+        batches=n_batches,
+        n_particles=n_samples,
+        level_fraction=level_fraction,
+        mcmc_steps=steps,
+    )
     seconds = time.perf_counter() - started
-    evaluations = sum(c.evaluations for c in curves)
-    healthy = [c for c in curves if c.failure is None and np.all(np.isfinite(c.log_volume))]
+    healthy = np.all(np.isfinite(run.log_volume), axis=1)
     range_used = f"eps in [{eps_min:.3g}, {eps_max:.3g}]"
     details: dict[str, object] = {
         "eps": eps_grid.tolist(),
         "batches": n_batches,
-        "healthy_batches": len(healthy),
-        "batch_failures": [c.failure for c in curves if c.failure is not None],
-        "levels": [c.levels for c in curves],
-        "acceptance": {
-            name: float(np.nanmean([c.acceptance[i] for c in curves]))
-            for i, name in enumerate(("log_scale", "additive", "sign_flip", "joint_additive"))
-        },
+        "healthy_batches": int(healthy.sum()),
+        "batch_failures": list(run.failures),
+        "levels": run.levels.tolist(),
+        "acceptance": dict(
+            zip(("log_scale", "additive", "sign_flip", "joint_additive"), run.acceptance)
+        ),
         "particles": n_samples,
         "mcmc_steps": steps,
         "level_fraction": level_fraction,
         "seed": root,
         "seconds_sampling": seconds,
     }
-    if len(healthy) < 3:
-        details["failure"] = f"only {len(healthy)} of {n_batches} batches produced a full curve"
-        return OracleEstimate(math.nan, math.nan, METHOD, range_used, n_samples=evaluations,
-                              details=details)
+    if healthy.sum() < 3:
+        details["failure"] = f"only {int(healthy.sum())} of {n_batches} batches produced a full curve"
+        return OracleEstimate(
+            math.nan, math.nan, METHOD, range_used, n_samples=run.evaluations, details=details
+        )
 
-    log_volumes = np.array([c.log_volume for c in healthy])
+    log_volumes = run.log_volume[healthy]
     x = -np.log(eps_grid)
     rates = domain.prior_exponents + 1.0
     lam_bounds = (0.0, float(np.sum(rates)) + 1.0)
@@ -392,7 +432,7 @@ def volume_scaling(
         stderr=stderr,
         method=METHOD,
         range_used=range_used,
-        n_samples=evaluations,
+        n_samples=run.evaluations,
         multiplicity_estimate=m_hat,
         details=details,
     )
