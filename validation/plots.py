@@ -4,8 +4,8 @@
   colour per case across its scales, with the y = x line and the +-15% band.
 * `error_vs_parameters`: relative error against the parameter count d, with the 5% and 15%
   targets.
-* `loss_traces`: nbeta (L_B(w_t) - L_n(w*)) per chain for a few jobs, burn-in shaded, with the
-  exact lambda (the estimate is the post-burn-in mean of this curve).
+* `loss_traces`: nbeta (L_B(w_t) - L_n(w*)) per chain (moving mean) for a few jobs, burn-in
+  shaded, with the exact lambda (the estimate is the post-burn-in mean of this curve).
 * `heatmap_pair`: median relative error and mean wall time over two hyperparameters.
 """
 
@@ -166,7 +166,9 @@ def heatmap_pair(
         for (i, j), v in np.ndenumerate(values):
             if np.isfinite(v):
                 text = f"{v:.0%}" if pivot is err else f"{v:.3g}"
-                ax.text(j, i, text, ha="center", va="center", fontsize=7, color="w")
+                shade = float(image.norm(v))  # light end of the *_r colormaps: dark text
+                ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                        color="k" if shade < 0.5 else "w")
         fig.colorbar(image, ax=ax, label=label)
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)

@@ -339,6 +339,7 @@ def _heatmaps(cells: pd.DataFrame, edges: Sequence[float], out_dir: Path) -> lis
 
 
 def _slug(text: str) -> str:
+    text = text.replace(">=", "ge").replace("<", "lt")
     return "".join(c if c.isalnum() else "_" for c in text).strip("_")
 
 

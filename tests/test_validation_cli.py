@@ -1,0 +1,81 @@
+"""`rlct validate` / `rlct calibrate`: bad input exits 2 with one line naming the option."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rlct.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    "argv, start",
+    [
+        (["validate", "--seeds", "0"], "rlct: error: seeds: "),
+        (["validate", "--seeds", "many"], "rlct: error: seeds: "),
+        (["validate", "--executor", "threads"], "rlct: error: executor: "),
+        (["validate", "--executor", "process:0"], "rlct: error: executor: "),
+        (["validate", "--cases", "no_such_case"], "rlct: error: cases: unknown case 'no_such_case'"),
+        (["validate", "--cases", ","], "rlct: error: cases: "),
+        (["validate", "--device", "tpu"], "rlct: error: rlct validate: argument --device"),
+        (["validate", "--quick", "--full"], "rlct: error: rlct validate: argument --full"),
+        (["calibrate", "--seeds", "-2"], "rlct: error: seeds: "),
+        (["calibrate", "--executor", "dask://nohost"], "rlct: error: executor: "),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(argv, start, capsys, tmp_path):
+    code = main([*argv, "--out", str(tmp_path / "never")])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(start), captured.err
+    assert not (tmp_path / "never").exists()
+
+
+def test_bad_grid_file_exits_2_naming_the_key(tmp_path, capsys):
+    grid = tmp_path / "grid.toml"
+    grid.write_text("[grid]\nstepsize = [1e-4]\n")
+    code = main(["calibrate", "--grid", str(grid), "--out", str(tmp_path / "never")])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("rlct: error: grid.stepsize: unknown key")
+    code = main(["calibrate", "--grid", str(tmp_path / "missing.toml")])
+    assert code == 2 and capsys.readouterr().err.startswith("rlct: error: grid: cannot read")
+
+
+def test_show_grid_prints_the_built_in_grid(capsys):
+    from validation.grid import DEFAULT_GRID_TOML, CalibrationGrid
+
+    assert main(["calibrate", "--show-grid"]) == 0
+    printed = capsys.readouterr().out
+    assert printed == DEFAULT_GRID_TOML
+    assert CalibrationGrid.from_toml(printed) == CalibrationGrid.default()
+
+
+def test_help_lists_every_option():
+    parser = build_parser()
+    sub = parser._subparsers._group_actions[0].choices  # noqa: SLF001
+    validate_help = sub["validate"].format_help()
+    for option in ("--quick", "--full", "--cases", "--seeds", "--executor", "--out", "--device"):
+        assert option in validate_help
+    calibrate_help = sub["calibrate"].format_help()
+    for option in ("--grid", "--cases", "--out", "--executor", "--show-grid"):
+        assert option in calibrate_help
+
+
+def test_bad_input_in_a_real_process_prints_one_line_no_traceback():
+    done = subprocess.run(
+        [sys.executable, "-m", "rlct", "validate", "--executor", "bogus"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "rlct: error: executor: expected serial, process[:N], dask://HOST:PORT or "
+        "dask-local[:N], got 'bogus'"
+    ]

@@ -1,0 +1,73 @@
+"""Calibration grids from TOML: frozen dataclasses that reject unknown keys by name."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from validation.grid import DEFAULT_GRID_TOML, CalibrationGrid, SubGrid
+
+
+def test_default_grid_parses_and_is_a_union_of_pair_grids():
+    grid = CalibrationGrid.default()
+    assert grid == CalibrationGrid.from_toml(DEFAULT_GRID_TOML)
+    assert len(grid.grids) == 4 and grid.seeds == 2 and grid.scales == "all"
+    settings = grid.settings()
+    keys = [tuple(sorted(s.to_dict().items())) for s in settings]
+    assert len(keys) == len(set(keys))  # duplicates across sub-grids removed
+    # 12 + 8 + 9 + 8 minus the settings shared between the pair grids (the base point and the
+    # step sizes at the base localization / nbeta)
+    assert len(settings) == 12 + 8 + 9 + 8 - 4 - 1
+    assert {s.sampler for s in settings} == {"sgld", "psgld"}
+    assert all(s.burnin == s.steps // 2 for s in settings)
+
+
+def test_symbols_resolve():
+    grid = SubGrid.from_dict({"nbeta": ["default", "batch", 50.0], "batch_size": [64, "full"]})
+    by = {(s.batch_size, s.nbeta) for s in grid.settings()}
+    assert (64, None) in by and (None, None) in by and (64, 50.0) in by
+    assert (64, pytest.approx(64 / math.log(64))) in [(b, n) for b, n in by if n is not None]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[grid]\nstep_sizes = [1e-4]", r"^grid\.step_sizes: unknown key"),
+        ("[[grid]]\nsteps = [10]\n[[grid]]\nchain = [2]", r"^grid\[1\]\.chain: unknown key"),
+        ("[sweep]\nseed = 2", r"^sweep\.seed: unknown key"),
+        ("[targets]\nmedian = 0.1", r"^targets\.median: unknown key"),
+        ("[grids]\nsteps = [1]", r"^grid file\.grids: unknown key"),
+        ("[grid]\nstep_size = [-1.0]", r"^grid\.step_size: "),
+        ("[grid]\nsampler = ['hmc']", r"^grid\.sampler: "),
+        ("[grid]\nnbeta = ['huge']", r"^grid\.nbeta\[0\]: "),
+        ("[grid]\nsteps = [1.5]", r"^grid\.steps\[0\]: expected an integer"),
+        ("[grid]\nburnin_fraction = [1.0]", r"^grid\.burnin_fraction\[0\]: "),
+        ("[grid]\nbatch_size = ['half']", r"^grid\.batch_size\[0\]: "),
+        ("[sweep]\nseeds = 0", r"^sweep\.seeds: "),
+        ("[sweep]\nscales = 'largest'", r"^sweep\.scales: "),
+        ("[targets]\nbucket_edges = [10, 5]", r"^targets\.bucket_edges: "),
+        ("[grid\nsteps = 1", r"^grid: .* is not valid TOML"),
+    ],
+)
+def test_bad_grids_raise_naming_the_key(text, message):
+    with pytest.raises(ValueError, match=message):
+        CalibrationGrid.from_toml(text)
+
+
+def test_grid_is_frozen():
+    grid = CalibrationGrid.default()
+    with pytest.raises(AttributeError):
+        grid.seeds = 3  # type: ignore[misc]
+
+
+def test_missing_grid_file(tmp_path):
+    with pytest.raises(ValueError, match="^grid: cannot read"):
+        CalibrationGrid.from_file(tmp_path / "nope.toml")
+
+
+def test_to_dict_round_trips_through_from_dict():
+    grid = CalibrationGrid.default()
+    data = grid.to_dict()
+    data["sweep"] = {k: v for k, v in data["sweep"].items() if v is not None}
+    assert CalibrationGrid.from_dict(data) == grid

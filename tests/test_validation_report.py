@@ -1,0 +1,182 @@
+"""Sweeps end to end (scripted estimator): Markdown report, PNG plots, CSV, manifest."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from validation import aggregate
+from validation.grid import CalibrationGrid
+from validation.sweep import calibrate, plan_validation, validate
+from validation.testing import REGISTRY, QuadraticCase, ScriptedEstimator
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_plan_validation_quick_and_full():
+    quick = plan_validation("quick", seeds=2, registry=REGISTRY)
+    assert [(j.scale, j.seed) for j in quick] == [("d2", 0), ("d2", 1)]
+    full = plan_validation("full", seeds=1, registry=REGISTRY, max_parameters=20)
+    assert [j.scale for j in full] == ["d2", "d10"]  # d40 is over the parameter limit
+    assert all(j.settings == QuadraticCase(d=2).recommended() for j in full)
+    with pytest.raises(ValueError, match="^cases: unknown case 'nope'"):
+        plan_validation("quick", cases=["nope"], registry=REGISTRY)
+    with pytest.raises(ValueError, match="^mode: "):
+        plan_validation("medium", registry=REGISTRY)
+    with pytest.raises(ValueError, match="^seeds: "):
+        plan_validation("quick", seeds=0, registry=REGISTRY)
+
+
+def test_validation_report_has_markdown_plots_csv_and_manifest(tmp_path):
+    out = tmp_path / "report"
+    summary = validate("full", seeds=2, out=out, device="cpu", registry=REGISTRY,
+                       estimator=ScriptedEstimator())
+    assert summary.report == out / "README.md"
+    text = summary.report.read_text()
+    # the top states the command that regenerates the report
+    assert text.splitlines()[4] == "```bash"
+    assert text.splitlines()[5] == summary.command
+    assert summary.command.startswith("rlct validate --full --seeds 2 --executor serial")
+    assert "## Headline" in text and "## Per case × scale" in text
+    for name in ("estimate_vs_exact", "error_vs_parameters", "loss_traces"):
+        png = out / "plots" / f"{name}.png"
+        assert png.read_bytes()[:8] == PNG_MAGIC
+        assert f"(plots/{name}.png)" in text
+    results = pd.read_csv(out / "results.csv")
+    assert len(results) == 6 and set(results["status"]) == {"ok"}
+    cells = pd.read_csv(out / "cells.csv")
+    assert list(cells["scale"]) == ["d2", "d10", "d40"]
+    assert list(cells["lambda_exact"].astype(str)) == ["1", "5", "20"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["command"] == summary.command
+    assert manifest["config"]["mode"] == "full" and manifest["config"]["seeds"] == 2
+    assert manifest["versions"]["torch"] and manifest["versions"]["python"]
+    assert "commit" in manifest["git"] and manifest["hardware"]["device"] == "cpu"
+    assert manifest["run"]["ran"] == 6 and len(manifest["job_ids"]) == 6
+    head = summary.headline
+    assert head["median_met"] and head["max_met"] and head["median_relative_error"] < 0.05
+
+
+def test_report_says_plainly_when_targets_are_not_met(tmp_path):
+    class Biased(ScriptedEstimator):
+        def __call__(self, target, settings, **kwargs):
+            result = super().__call__(target, settings, **kwargs)
+            return type(result)(**{**result.__dict__, "llc_mean": 1.3 * target.dim / 2})
+
+    registry = {"quadratic": QuadraticCase, "broken": _BrokenCase}
+    summary = validate("quick", seeds=1, out=tmp_path, device="cpu", registry=registry,
+                       estimator=Biased())
+    text = summary.report.read_text()
+    assert "**NOT met**" in text
+    assert "1 of 2 cells have no valid estimate" in text and "broken/d2" in text
+    assert "scripted failure" in text  # the error message is in the report
+    head = summary.headline
+    assert not head["median_met"] and not head["max_met"]
+    assert head["median_relative_error"] == pytest.approx(0.3)
+
+
+class _BrokenCase(QuadraticCase):
+    name = "broken"
+
+    def __init__(self, **parameters):
+        super().__init__(**{**parameters, "behavior": "raise"})
+
+
+def test_cell_table_excludes_diverged_and_error_jobs():
+    rows = []
+    for seed, (status, mean) in enumerate([("ok", 1.1), ("ok", 0.9), ("diverged", 50.0),
+                                           ("error", None)]):
+        rows.append({"case": "c", "scale": "s", "status": status, "llc_mean": mean,
+                     "llc_stderr": 0.1, "lambda_exact": "1", "lambda_exact_float": 1.0,
+                     "multiplicity": 1, "scope": "local", "dim": 2, "n": 10, "rhat": 1.0,
+                     "ess": 100.0, "wall_time": 1.0, "job_time": 1.0, "steps_per_second": 1.0,
+                     "chains": 2, "steps": 10, "batch_size": 5, "message": "", "seed": seed})
+    cells = aggregate.cell_table(pd.DataFrame(rows))
+    row = cells.iloc[0]
+    assert (row["ok"], row["diverged"], row["error"]) == (2, 1, 1)
+    assert row["lambda_hat"] == pytest.approx(1.0) and row["relative_error"] == pytest.approx(0)
+    assert row["lambda_hat_se"] == pytest.approx(0.1)  # std([1.1, 0.9]) / sqrt(2)
+    assert row["chain_gradient_rows"] == 2 * 10 * 5
+
+
+def test_buckets():
+    edges = (1e3, 1e5, 1e7)
+    assert aggregate.bucket_labels(edges) == ["<1e3", "1e3-1e5", "1e5-1e7", ">=1e7"]
+    assert [aggregate.bucket_of(d, edges) for d in (10, 1000, 99_999, 10**7)] == [
+        "<1e3", "1e3-1e5", "1e3-1e5", ">=1e7"
+    ]
+
+
+GRID = """
+[sweep]
+seeds = 1
+scales = ["d2", "d10"]
+
+[targets]
+median_relative_error = 0.05
+max_relative_error = 0.15
+bucket_edges = [5]
+
+[[grid]]
+step_size = [1e-5, 1e-4]
+localization = [1.0, 10.0]
+steps = [40]
+burnin_fraction = [0.5]
+chains = [2]
+batch_size = [8]
+
+[[grid]]
+steps = [40, 80]
+chains = [2]
+batch_size = [8]
+"""
+
+
+class _StepSensitive(ScriptedEstimator):
+    """Accurate only with step size 1e-4 (error 30% otherwise): the recommendation must find it."""
+
+    def __call__(self, target, settings, **kwargs):
+        result = super().__call__(target, settings, **kwargs)
+        factor = 1.0 if settings.step_size == 1e-4 else 1.3
+        return type(result)(**{**result.__dict__, "llc_mean": factor * result.llc_mean})
+
+
+def test_calibration_report_recommends_the_cheapest_accurate_setting(tmp_path):
+    grid_file = tmp_path / "grid.toml"
+    grid_file.write_text(GRID)
+    out = tmp_path / "cal"
+    summary = calibrate(grid=grid_file, out=out, device="cpu", registry=REGISTRY,
+                        estimator=_StepSensitive())
+    text = summary.report.read_text()
+    assert summary.command.startswith("rlct calibrate --grid ")
+    assert summary.command in text.splitlines()[5]
+    recommendation = pd.read_csv(out / "recommendation.csv")
+    assert list(recommendation["bucket"]) == ["<5", ">=5"]
+    for _, row in recommendation.iterrows():
+        settings = json.loads(row["settings_json"])
+        assert settings["step_size"] == 1e-4 and row["meets targets"] == "yes"
+        # cheapest accurate: 2 chains x 40 steps x batch 8
+        assert (settings["chains"], settings["steps"], settings["batch_size"]) == (2, 40, 8)
+        assert "lr=0.0001" in row["devinterp 2.0.1"] and "num_draws=20" in row["devinterp 2.0.1"]
+    table = pd.read_csv(out / "settings.csv")
+    assert len(table) == 2 * 5  # 2 buckets x (4 + 2 - 1 shared) settings
+    assert set(table.loc[table["step_size"] == 1e-5, "meets_targets"]) == {False}
+    heatmaps = sorted(p.name for p in (out / "plots").glob("heatmap_*.png"))
+    assert heatmaps, "no heatmap was drawn"
+    assert all((out / "plots" / h).read_bytes()[:8] == PNG_MAGIC for h in heatmaps)
+    assert any("step_size_localization" in h for h in heatmaps)
+    assert json.loads((out / "manifest.json").read_text())["config"]["grid"]["sweep"]["seeds"] == 1
+
+
+def test_calibration_without_any_accurate_setting_says_no(tmp_path):
+    grid = CalibrationGrid.from_toml(GRID.replace("[1e-5, 1e-4]", "[1e-5]").replace(
+        "steps = [40, 80]", "steps = [40]\nstep_size = [1e-5]"))
+    summary = calibrate(grid=grid, out=tmp_path, device="cpu", registry=REGISTRY,
+                        estimator=_StepSensitive())
+    rows = summary.headline["recommendation"]
+    assert rows and all(r["meets targets"] == "**NO**" for r in rows)
+    assert all(math.isclose(float(r["median rel. error"].rstrip("%")), 30.0, abs_tol=3)
+               for r in rows)
