@@ -79,3 +79,23 @@ def test_bad_input_in_a_real_process_prints_one_line_no_traceback():
         "rlct: error: executor: expected serial, process[:N], dask://HOST:PORT or "
         "dask-local[:N], got 'bogus'"
     ]
+
+
+@pytest.mark.slow
+def test_rlct_validate_quick_end_to_end_with_the_real_estimator(tmp_path):
+    """The real CLI, registry and estimator on one small case; then a rerun resumes (no job
+    runs twice) and regenerates the same table."""
+    out = tmp_path / "report"
+    command = [sys.executable, "-m", "rlct", "validate", "--quick", "--cases", "poly",
+               "--seeds", "1", "--device", "cpu", "--no-progress", "--out", str(out)]
+    first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert f"report: {out / 'README.md'}" in first.stdout
+    assert "1 ran" in first.stdout and "median relative error" in first.stdout
+    text = (out / "README.md").read_text()
+    assert "rlct validate --quick --cases poly --seeds 1" in text
+    assert (out / "plots" / "loss_traces.png").is_file()
+    cells = (out / "cells.csv").read_text()
+    second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert second.returncode == 0 and "1 already done, 0 ran" in second.stdout
+    assert (out / "cells.csv").read_text() == cells

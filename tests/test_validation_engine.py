@@ -217,3 +217,21 @@ def test_killed_sweep_resumes_running_exactly_the_missing_jobs(tmp_path):
     frame = ResultStore(out).load()
     assert sorted(frame["seed"]) == list(range(8)) and (frame["status"] == "ok").all()
     assert (out / "results.csv").read_text().count("\n") == 9
+
+
+@pytest.mark.dask
+def test_dask_scheduler_address_connects_to_a_running_cluster(tmp_path):
+    """``dask://HOST:PORT`` against a scheduler on the loopback interface (in-process workers)."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        address = cluster.scheduler_address.removeprefix("tcp://")
+        store = ResultStore(tmp_path)
+        with make_executor(f"dask://{address}") as executor:
+            assert executor.torch_threads is None  # a remote cluster's threads are its own
+            stats = run_jobs(scripted_jobs(3), store, executor, estimator=ScriptedEstimator(),
+                             cases=REGISTRY)
+    assert stats.ran == 3 and stats.statuses == Counter({"ok": 3})
+    assert len(store.done_ids()) == 3

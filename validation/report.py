@@ -294,7 +294,9 @@ def _settings_from_row(row: pd.Series) -> Any:
     def clean(value: Any) -> Any:
         if isinstance(value, float) and math.isnan(value):
             return None
-        if isinstance(value, (np.integer,)):
+        if isinstance(value, np.bool_):
+            return bool(value)
+        if isinstance(value, np.integer):
             return int(value)
         if isinstance(value, np.floating):
             return float(value)
