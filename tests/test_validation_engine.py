@@ -179,7 +179,9 @@ def _result_files(out: Path) -> dict[str, int]:
     results = out / "results"
     if not results.is_dir():
         return {}
-    return {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    return {
+        p.name: p.stat().st_mtime_ns for p in results.glob("*.json") if not p.name.startswith(".")
+    }
 
 
 def test_killed_sweep_resumes_running_exactly_the_missing_jobs(tmp_path):
@@ -217,6 +219,8 @@ def test_killed_sweep_resumes_running_exactly_the_missing_jobs(tmp_path):
     frame = ResultStore(out).load()
     assert sorted(frame["seed"]) == list(range(8)) and (frame["status"] == "ok").all()
     assert (out / "results.csv").read_text().count("\n") == 9
+    leftovers = list((out / "results").glob(".tmp-*")) + list((out / "traces").glob(".tmp-*"))
+    assert all(p.suffix == ".partial" for p in leftovers)  # at most a killed write's temp file
 
 
 @pytest.mark.dask

@@ -5,13 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rlct.numeric.settings import SamplerSettings
-from validation.jobs import Job, canonical_json, unique
+from validation.jobs import Job, canonical_json, digest_of, unique
 
 
 def make_job(**changes):
@@ -28,13 +29,36 @@ def make_job(**changes):
     return Job(**base)
 
 
-# The id of `make_job()`, pinned: an accidental change of the encoding (which would orphan
-# every stored result) fails here. Change it only together with JOB_SCHEMA.
-PINNED_ID = "f3cf9e4497c53563"
+# A job description and its digest, pinned: an accidental change of the encoding (which would
+# orphan every stored result) fails here. Change it only together with JOB_SCHEMA.
+PINNED_DESCRIPTION = {
+    "schema": 1,
+    "case": "dln",
+    "scale": "1e2",
+    "params": {"widths": [10, 10, 10], "rank": 2, "q": "3/2"},
+    "settings": {"sampler": "sgld", "step_size": 0.0001, "nbeta": None, "chains": 4},
+    "seed": 0,
+    "device": "cpu",
+    "dtype": "float64",
+}
+PINNED_DIGEST = "0150178d7425355a14165d3685e4ac8dae330799dcdf037c62729c31adb46cfb"
 
 
-def test_id_is_pinned():
-    assert make_job().id == PINNED_ID
+def test_digest_encoding_is_pinned():
+    assert digest_of(PINNED_DESCRIPTION) == PINNED_DIGEST
+    reordered = dict(reversed(list(PINNED_DESCRIPTION.items())))
+    assert digest_of(reordered) == PINNED_DIGEST
+
+
+def test_job_description_has_every_field():
+    job = make_job()
+    description = job.to_dict()
+    assert set(description) == {
+        "schema", "case", "scale", "params", "settings", "seed", "device", "dtype"
+    }
+    assert description["settings"] == job.settings.to_dict()
+    assert description["params"]["widths"] == [10, 10, 10]
+    assert job.digest == digest_of(description)
 
 
 def test_id_is_sha256_prefix_of_canonical_json():
@@ -54,9 +78,10 @@ def test_id_is_the_same_in_a_fresh_interpreter():
         "    settings=SamplerSettings(step_size=1e-4, chains=4, steps=2000, burnin=1000)).id)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parent.parent,
     ).stdout.strip()
-    assert out == PINNED_ID
+    assert out == make_job().id
 
 
 def test_tuples_and_lists_hash_alike_and_key_order_does_not_matter():

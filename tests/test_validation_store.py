@@ -83,6 +83,20 @@ def test_non_finite_numbers_are_stored_as_null(tmp_path):
     assert record["row"]["llc_stderr"] is None and record["row"]["extra"] is None
 
 
+def test_stale_temporary_files_are_removed(tmp_path):
+    store = ResultStore(tmp_path)
+    (tmp_path / "results").mkdir()
+    stale = tmp_path / "results" / ".tmp-dead.partial"
+    fresh = tmp_path / "results" / ".tmp-live.partial"
+    stale.write_text("{")
+    fresh.write_text("{")
+    old = stale.stat().st_mtime - 3600
+    os.utime(stale, (old, old))
+    assert store.remove_stale_temporaries() == 1
+    assert not stale.exists() and fresh.exists()  # a write in progress is left alone
+    assert store.done_ids() == set()
+
+
 def test_empty_store_loads_an_empty_table_with_the_columns(tmp_path):
     frame = ResultStore(tmp_path / "nothing").load()
     assert frame.empty and "llc_mean" in frame.columns

@@ -78,6 +78,7 @@ def run_jobs(
         progress: a tqdm bar on stderr.
     """
     planned = unique(list(jobs))
+    store.remove_stale_temporaries()
     todo = pending_jobs(planned, store, retry_errors=retry_errors)
     stats = SweepStats(planned=len(planned), skipped=len(planned) - len(todo))
     if not todo:

@@ -5,7 +5,8 @@ scale and constructor parameters, the sampler settings, the seed, the device and
 Jobs are independent of each other. Its id is the SHA-256 of a canonical JSON encoding
 (sorted keys, no whitespace, tuples as lists, exact rationals as "p/q" strings), so the same
 job always gets the same id, across processes, machines and Python versions, and any change
-to any field gives a new id.
+to any field gives a new id. All sampler-settings fields are hashed, so a new field of
+`SamplerSettings` changes every id: results made before it existed are not reused.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ def canonical(value: Any, name: str = "params") -> Any:
 
 def canonical_json(value: Any, name: str = "job") -> str:
     return json.dumps(canonical(value, name), sort_keys=True, separators=(",", ":"))
+
+
+def digest_of(description: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of a job description (`Job.to_dict`)."""
+    return hashlib.sha256(canonical_json(description).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,7 +139,7 @@ class Job:
     @property
     def digest(self) -> str:
         """SHA-256 (hex) of the canonical JSON of `to_dict`."""
-        return hashlib.sha256(canonical_json(self.to_dict()).encode("utf-8")).hexdigest()
+        return digest_of(self.to_dict())
 
     @property
     def id(self) -> str:

@@ -6,9 +6,10 @@ Layout of ``root``::
     traces/<job id>.npz     the raw loss trace (chain, steps) and per-chain values
     results.csv             all rows, regenerated from results/ (never the source of truth)
 
-Every file is written to a temporary file in the same directory and moved into place with
-``os.replace`` (atomic on POSIX), so a reader never sees a partial file and a killed sweep
-leaves either the whole result or none. The trace is written before the result, so a result
+Every file is written to a temporary file in the same directory (``.tmp-*.partial``) and moved
+into place with ``os.replace`` (atomic on POSIX), so a reader never sees a partial file and a
+killed sweep leaves either the whole result or none (plus, at worst, a stale temporary file,
+removed by the next sweep). The trace is written before the result, so a result
 file always has its trace. A job is "done" exactly when its result file exists: rerunning the
 same sweep skips those (resume), with no duplicates and nothing lost.
 """
@@ -20,6 +21,7 @@ import io
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,13 +32,15 @@ import pandas as pd
 from validation.run import COLUMNS, Outcome
 
 TMP_PREFIX = ".tmp-"
+TMP_SUFFIX = ".partial"
+STALE_TEMP_SECONDS = 600  # a temp file this old belongs to a writer that died (SIGKILL)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: temp file in the same directory, fsync, rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -90,11 +94,21 @@ class ResultStore:
     def done_ids(self) -> set[str]:
         if not self.results_dir.is_dir():
             return set()
-        return {
-            p.stem
-            for p in self.results_dir.glob("*.json")
-            if not p.name.startswith(TMP_PREFIX)
-        }
+        return {p.stem for p in self.results_dir.glob("*.json") if not p.name.startswith(".")}
+
+    def remove_stale_temporaries(self, older_than: float = STALE_TEMP_SECONDS) -> int:
+        """Delete temp files left by a writer killed mid-write; returns how many."""
+        removed = 0
+        now = time.time()
+        for folder in (self.results_dir, self.traces_dir):
+            if not folder.is_dir():
+                continue
+            for path in folder.glob(f"{TMP_PREFIX}*{TMP_SUFFIX}"):
+                with contextlib.suppress(FileNotFoundError):
+                    if now - path.stat().st_mtime > older_than:
+                        path.unlink()
+                        removed += 1
+        return removed
 
     def write(self, outcome: Outcome) -> None:
         """Store one finished job: the trace first, then the result file (the done marker)."""
