@@ -77,3 +77,65 @@ def test_devinterp_estimator_runs_on_our_quadratic_target():
     expected = 3 * ours.nbeta / (2 * (ours.nbeta + 1))
     assert theirs["llc_mean_after_burnin"] == pytest.approx(expected, rel=STATISTICAL_MARGIN)
     assert ours.llc_mean == pytest.approx(expected, rel=STATISTICAL_MARGIN)
+
+
+def _fake_run_output(settings, chains=2):
+    rng = np.random.default_rng(0)
+    trace = 0.01 + 0.001 * rng.standard_normal((chains, settings.steps))
+    return {
+        "llc_mean_devinterp": 1.25,
+        "llc_per_chain_devinterp": np.array([1.2, 1.3][:chains]),
+        "llc_mean_after_burnin": 1.5,
+        "llc_stderr_after_burnin": 0.05,
+        "llc_mean_full_baseline": 1.4,
+        "init_loss": 0.0,
+        "full_init_loss": 0.0,
+        "loss_trace": trace,
+        "nbeta": 100.0,
+        "wall_time": 2.0,
+        "arguments": {},
+        "model": "flat target parameter",
+    }
+
+
+def test_devinterp_jobs_flow_through_run_job(monkeypatch):
+    """A job with estimator="devinterp" is estimated by the adapter (here with devinterp's
+    output scripted) and recorded like any other: devinterp's own number as llc_mean, the
+    burn-in-excluded and full-baseline variants as extra columns."""
+    from validation.jobs import Job
+    from validation.run import run_job
+    from validation.testing import REGISTRY, QuadraticCase
+
+    calls = []
+
+    def fake_run(problem, settings, *, seed=0, device="cpu", **_):
+        calls.append((problem.dim, seed))
+        return _fake_run_output(settings)
+
+    monkeypatch.setattr(devinterp_adapter, "run", fake_run)
+    case = QuadraticCase(d=3)
+    job = Job(case="quadratic", scale="d2", params=case.parameters,
+              settings=case.recommended(), seed=4, estimator="devinterp")
+    outcome = run_job(job, cases=REGISTRY)
+    row = outcome.row
+    assert calls == [(3, 4)]
+    assert row["status"] == "ok" and row["estimator"] == "devinterp"
+    assert row["llc_mean"] == pytest.approx(1.25)
+    assert row["llc_stderr"] == pytest.approx(np.std([1.2, 1.3], ddof=1) / math.sqrt(2))
+    assert row["llc_mean_after_burnin"] == 1.5 and row["llc_mean_full_baseline"] == 1.4
+    assert row["chain_method"] == "devinterp" and row["relative_error"] == pytest.approx(
+        abs(1.25 - 1.5) / 1.5
+    )
+    assert outcome.trace["loss_trace"].shape == (2, 40)
+
+
+def test_validate_with_devinterp_estimator_requires_devinterp(monkeypatch, tmp_path):
+    from validation.sweep import validate
+    from validation.testing import REGISTRY
+
+    monkeypatch.setattr(devinterp_adapter, "available", lambda: False)
+    with pytest.raises(ValueError, match="^estimator: devinterp is not installed"):
+        validate("quick", registry=REGISTRY, llc_estimator="devinterp", out=tmp_path,
+                 device="cpu")
+    with pytest.raises(ValueError, match="^estimator: "):
+        validate("quick", registry=REGISTRY, llc_estimator="pyro", out=tmp_path, device="cpu")

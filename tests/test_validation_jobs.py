@@ -61,6 +61,13 @@ def test_job_description_has_every_field():
     assert job.digest == digest_of(description)
 
 
+def test_default_estimator_is_not_part_of_the_description():
+    assert "estimator" not in make_job().to_dict()
+    assert make_job(estimator="devinterp").to_dict()["estimator"] == "devinterp"
+    again = Job.from_dict(make_job(estimator="devinterp").to_dict())
+    assert again.estimator == "devinterp" and again.id == make_job(estimator="devinterp").id
+
+
 def test_id_is_sha256_prefix_of_canonical_json():
     import hashlib
 
@@ -101,6 +108,7 @@ def test_tuples_and_lists_hash_alike_and_key_order_does_not_matter():
         {"seed": 1},
         {"device": "cuda"},
         {"dtype": "float32"},
+        {"estimator": "devinterp"},
     ],
 )
 def test_every_field_changes_the_id(change):
@@ -144,6 +152,7 @@ def test_unique_keeps_first_order():
         ({"params": {"x": float("nan")}}, "params.x"),
         ({"params": {"x": object()}}, "params.x"),
         ({"settings": {"step_size": 1}}, "settings"),
+        ({"estimator": "pyro"}, "estimator"),
     ],
 )
 def test_bad_fields_raise_naming_the_field(change, field):

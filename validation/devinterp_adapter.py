@@ -26,8 +26,10 @@ devinterp has no MALA.
 * `devinterp.slt.llc.compute_llc` averages the loss over *every* step, burn-in included
   (``num_sgld_steps = num_draws + num_burnin_steps``); ours discards the burn-in. `run` below
   reports both devinterp's number and the burn-in-excluded mean of devinterp's own trace.
-* devinterp's baseline ``init_loss`` is a mean over ``num_init_loss_batches`` minibatches; ours
-  is the full-data L_n(w*).
+* devinterp's baseline ``init_loss`` is a mean over ``num_init_loss_batches`` (32) minibatches;
+  ours is the full-data L_n(w*). Its sampling error, times n_beta, enters the estimate: of order
+  n_beta sd(loss) / sqrt(32 b), which at n_beta = n / log n can exceed a small lambda (measured:
+  poly case "2", lambda = 1/2, devinterp -5.4). ``llc_mean_full_baseline`` uses ours instead.
 * ``n_beta`` is required in 2.0.1; devinterp's helper `devinterp.utils.default_nbeta` gives
   b / log b (b = batch size), ours defaults to n / log n (theory.md sec. 7).
 * Minibatches: devinterp shuffles without replacement (``epoch_mode="cycle"`` replays the first
@@ -209,7 +211,8 @@ def run(
     """Run devinterp 2.0.1's estimator on ``problem`` with the same settings.
 
     Returns devinterp's ``llc_mean`` (burn-in included, as devinterp computes it), the
-    burn-in-excluded mean from devinterp's own loss trace and baseline (our convention), the
+    burn-in-excluded mean from devinterp's own loss trace and baseline, the same with our
+    full-data baseline L_n(w*) (``llc_mean_full_baseline``: isolates the sampler), the
     per-chain values, the trace, and the wall time. Raises ``ValueError`` if devinterp is not
     installed or the sampler has no devinterp counterpart.
     """
@@ -253,6 +256,9 @@ def run(
     nbeta = float(args["n_beta"])
     kept = trace[:, settings.burnin :]
     per_chain_kept = nbeta * (kept.mean(axis=1) - init_loss)
+    target = problem.target
+    full_init = float(target.full_loss(target.w_star.unsqueeze(0))[0])
+    per_chain_full = nbeta * (kept.mean(axis=1) - full_init)
     chains = len(per_chain_kept)
     stderr = float(per_chain_kept.std(ddof=1) / math.sqrt(chains)) if chains > 1 else math.nan
     return {
@@ -260,10 +266,72 @@ def run(
         "llc_per_chain_devinterp": per_chain,
         "llc_mean_after_burnin": float(per_chain_kept.mean()),
         "llc_stderr_after_burnin": stderr,
+        "llc_mean_full_baseline": float(per_chain_full.mean()),
         "init_loss": init_loss,
+        "full_init_loss": full_init,
         "loss_trace": trace,
         "nbeta": nbeta,
         "wall_time": wall,
         "arguments": {**args, "batch_size": batch_size},
         "model": "case module" if "torch_loss" in problem.extra else "flat target parameter",
     }
+
+
+def estimate(
+    problem: Any, settings: SamplerSettings, *, seed: int = 0, device: str = "cpu"
+) -> Any:
+    """devinterp's estimate as an `LLCResult`, so devinterp jobs flow through the same sweep,
+    store and report. ``llc_mean`` is devinterp's own number (burn-in included, as a devinterp
+    user gets it); ``extra["llc_mean_after_burnin"]`` is our convention on devinterp's trace.
+    R-hat and ESS are computed by us on the post-burn-in part of devinterp's trace; a chain
+    whose trace is not finite is flagged as diverged and excluded."""
+    from rlct.numeric.diagnostics import ess, rhat
+    from rlct.numeric.result import LLCResult
+
+    out = run(problem, settings, seed=seed, device=device)
+    trace = out["loss_trace"]
+    per_chain = np.asarray(out["llc_per_chain_devinterp"], dtype=np.float64)
+    diverged = ~np.isfinite(trace).all(axis=1) | ~np.isfinite(per_chain)
+    healthy = ~diverged
+    kept = trace[healthy, settings.burnin :]
+    nbeta = out["nbeta"]
+    count = int(healthy.sum())
+    mean = float(per_chain[healthy].mean()) if count else math.nan
+    stderr = float(per_chain[healthy].std(ddof=1) / math.sqrt(count)) if count > 1 else math.nan
+    effective = ess(kept) if count else math.nan
+    stderr_ess = (
+        float(nbeta * kept.std(ddof=1) / math.sqrt(effective))
+        if count and effective > 0
+        else math.nan
+    )
+    wall = out["wall_time"]
+    return LLCResult(
+        llc_mean=mean,
+        llc_stderr=stderr,
+        llc_stderr_ess=stderr_ess,
+        llc_per_chain=np.where(healthy, per_chain, np.nan),
+        loss_trace=trace,
+        init_loss=out["init_loss"],
+        rhat=rhat(kept) if count else math.nan,
+        ess=effective,
+        acceptance_rate=None,
+        diverged=diverged,
+        divergence_reasons=tuple(
+            f"chain {c}: non-finite loss in devinterp's trace" for c in np.flatnonzero(diverged)
+        ),
+        nbeta=nbeta,
+        settings=settings,
+        seed=seed,
+        device=str(device),
+        dtype=str(problem.target.w_star.dtype).removeprefix("torch."),
+        chain_method="devinterp",
+        n=problem.n,
+        dim=problem.dim,
+        wall_time=wall,
+        steps_per_second=settings.chains * settings.steps / wall if wall > 0 else math.inf,
+        extra={
+            "llc_mean_after_burnin": out["llc_mean_after_burnin"],
+            "llc_mean_full_baseline": out["llc_mean_full_baseline"],
+            "devinterp_model": out["model"],
+        },
+    )

@@ -27,6 +27,7 @@ from rlct.numeric.settings import SamplerSettings
 JOB_SCHEMA = 1
 ID_LENGTH = 16  # hex characters of the SHA-256 kept in file names (64 bits)
 DTYPES = ("float32", "float64")
+ESTIMATORS = ("rlct", "devinterp")  # whose LLC estimator runs the job
 
 
 def canonical(value: Any, name: str = "params") -> Any:
@@ -76,6 +77,9 @@ class Job:
         seed: root seed of both the case's data and the sampler.
         device: a concrete device (``"cpu"``, ``"cuda"``, ``"cuda:1"``), never ``"auto"``.
         dtype: ``"float32"`` or ``"float64"``.
+        estimator: ``"rlct"`` (ours, `rlct.numeric.llc.estimate_llc`) or ``"devinterp"``
+            (devinterp's estimator with the same settings, `validation.devinterp_adapter`).
+            Part of the id only when it is not ``"rlct"`` (ids of our jobs do not mention it).
     """
 
     case: str
@@ -85,6 +89,7 @@ class Job:
     seed: int
     device: str = "cpu"
     dtype: str = "float64"
+    estimator: str = "rlct"
 
     def __post_init__(self) -> None:
         if not isinstance(self.case, str) or not self.case:
@@ -104,10 +109,12 @@ class Job:
             raise ValueError(f"device: expected 'cpu' or 'cuda[:k]', got {self.device!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype: expected one of {DTYPES}, got {self.dtype!r}")
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(f"estimator: expected one of {ESTIMATORS}, got {self.estimator!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical JSON-ready description (the hashed content, plus the schema)."""
-        return {
+        out = {
             "schema": JOB_SCHEMA,
             "case": self.case,
             "scale": self.scale,
@@ -117,10 +124,15 @@ class Job:
             "device": self.device,
             "dtype": self.dtype,
         }
+        if self.estimator != "rlct":
+            out["estimator"] = self.estimator
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Job:
-        known = {"schema", "case", "scale", "params", "settings", "seed", "device", "dtype"}
+        known = {
+            "schema", "case", "scale", "params", "settings", "seed", "device", "dtype", "estimator"
+        }
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"job: unknown keys {sorted(unknown)}")
@@ -134,6 +146,7 @@ class Job:
             seed=data["seed"],
             device=data.get("device", "cpu"),
             dtype=data.get("dtype", "float64"),
+            estimator=data.get("estimator", "rlct"),
         )
 
     @property
@@ -153,7 +166,8 @@ class Job:
         return hash(self.digest)
 
     def label(self) -> str:
-        return f"{self.case}/{self.scale} seed={self.seed} [{self.id}]"
+        who = "" if self.estimator == "rlct" else f" ({self.estimator})"
+        return f"{self.case}/{self.scale} seed={self.seed}{who} [{self.id}]"
 
 
 def unique(jobs: list[Job]) -> list[Job]:

@@ -209,7 +209,10 @@ def write_validation_report(
     )
     atomic_write_json(root / "manifest.json", manifest)
     lines = [
-        f"# LLC validation report ({config.get('mode', '')})",
+        f"# LLC validation report ({config.get('mode', '')}"
+        + (f", {config['estimator']}'s estimator" if config.get("estimator", "rlct") != "rlct"
+           else "")
+        + ")",
         "",
         "Regenerate with:",
         "",

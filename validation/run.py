@@ -64,6 +64,7 @@ COLUMNS = (
     "seed",
     "device",
     "dtype",
+    "estimator",
     "chain_method",
     "wall_time",
     "steps_per_second",
@@ -123,6 +124,7 @@ def _base_row(job: Job) -> dict[str, Any]:
         seed=job.seed,
         device=job.device,
         dtype=job.dtype,
+        estimator=job.estimator,
         diverged=False,
         diverged_chains=0,
         host=socket.gethostname(),
@@ -155,6 +157,12 @@ def _result_fields(result: LLCResult, exact_float: float) -> dict[str, Any]:
         "chain_method": result.chain_method,
         "wall_time": float(result.wall_time),
         "steps_per_second": _finite_or_none(result.steps_per_second),
+        # scalar extras of an estimator (e.g. devinterp's burn-in-excluded mean)
+        **{
+            key: (_finite_or_none(value) if isinstance(value, (int, float)) else value)
+            for key, value in result.extra.items()
+            if isinstance(value, (int, float, str, bool)) and key not in COLUMNS
+        },
     }
 
 
@@ -215,7 +223,14 @@ def run_job(
             problem = case.build(seed=job.seed, device=job.device, dtype=resolve_dtype(job.dtype))
             row["build_time"] = time.perf_counter() - built
             row["dim"], row["n"] = int(problem.dim), int(problem.n)
-            result = estimate(problem.target, job.settings, seed=job.seed, device=job.device)
+            if job.estimator == "devinterp" and estimator is None:
+                from validation import devinterp_adapter
+
+                result = devinterp_adapter.estimate(
+                    problem, job.settings, seed=job.seed, device=job.device
+                )
+            else:
+                result = estimate(problem.target, job.settings, seed=job.seed, device=job.device)
         row.update(_result_fields(result, exact_float))
         trace = _trace_arrays(result)
         if result.any_diverged:

@@ -22,7 +22,7 @@ from typing import Any
 from validation.engine import SweepStats, run_jobs
 from validation.executors import Executor, ExecutorSpec, parse_executor
 from validation.grid import CalibrationGrid
-from validation.jobs import Job
+from validation.jobs import ESTIMATORS, Job
 from validation.run import Estimator
 from validation.store import ResultStore
 
@@ -122,6 +122,7 @@ def plan_validation(
     dtype: str = "float64",
     registry: Mapping[str, Any] | None = None,
     max_parameters: int | None = None,
+    llc_estimator: str = "rlct",
 ) -> list[Job]:
     """The jobs of a validation sweep: each chosen case at its scales x seeds, with
     ``case.recommended()`` settings. ``device`` must be concrete (not "auto")."""
@@ -151,6 +152,7 @@ def plan_validation(
                         seed=seed,
                         device=device,
                         dtype=dtype,
+                        estimator=llc_estimator,
                     )
                 )
     return jobs
@@ -214,25 +216,36 @@ def validate(
     retry_errors: bool = False,
     progress: bool = False,
     argv: Sequence[str] | None = None,
+    llc_estimator: str = "rlct",
 ) -> SweepSummary:
     """Run the validation sweep and write its report (``<out>/README.md`` and friends).
 
-    ``estimator`` and ``registry`` default to the real estimator and `cases.registry()`
-    (injectable for tests); ``argv`` is recorded in the manifest.
+    ``llc_estimator``: ``"rlct"`` (ours) or ``"devinterp"`` (devinterp 2.0.1 with the same
+    settings, if installed). ``estimator`` and ``registry`` default to the real estimator and
+    `cases.registry()` (injectable for tests); ``argv`` is recorded in the manifest.
     """
     from validation import report
 
     started = time.time()
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    if llc_estimator not in ESTIMATORS:
+        raise ValueError(f"estimator: expected one of {ESTIMATORS}, got {llc_estimator!r}")
+    if llc_estimator == "devinterp" and estimator is None:
+        from validation import devinterp_adapter
+
+        if not devinterp_adapter.available():
+            raise ValueError(f"estimator: {devinterp_adapter.NOT_INSTALLED}")
     executor_text = _executor_text(executor)
     concrete = resolve_device(device)
     seeds = _positive_int("seeds", seeds if seeds is not None else (
         QUICK_SEEDS if mode == "quick" else FULL_SEEDS
     ))
-    out_dir = Path(out if out is not None else DEFAULT_OUT[mode])
+    default_out = DEFAULT_OUT[mode] + ("" if llc_estimator == "rlct" else f"-{llc_estimator}")
+    out_dir = Path(out if out is not None else default_out)
     jobs = plan_validation(
-        mode, cases=cases, seeds=seeds, device=concrete, dtype=dtype, registry=registry
+        mode, cases=cases, seeds=seeds, device=concrete, dtype=dtype, registry=registry,
+        llc_estimator=llc_estimator,
     )
     if not jobs:
         raise ValueError("cases: no case has a scale to run")
@@ -247,10 +260,13 @@ def validate(
         progress=progress,
     )
     case_list = cases if cases is None or isinstance(cases, str) else ",".join(cases)
-    command = validate_command(mode, case_list, seeds, executor_text, out_dir, device, dtype)
+    command = validate_command(
+        mode, case_list, seeds, executor_text, out_dir, device, dtype, llc_estimator
+    )
     config = {
         "sweep": "validate",
         "mode": mode,
+        "estimator": llc_estimator,
         "cases": sorted({j.case for j in jobs}),
         "seeds": seeds,
         "executor": executor_text,
@@ -282,9 +298,12 @@ def validate_command(
     out: Path,
     device: str,
     dtype: str,
+    llc_estimator: str = "rlct",
 ) -> str:
     """The `rlct validate` command line that regenerates a report."""
     parts = ["rlct", "validate", f"--{mode}"]
+    if llc_estimator != "rlct":
+        parts += ["--estimator", llc_estimator]
     if cases:
         parts += ["--cases", cases]
     parts += ["--seeds", str(seeds), "--executor", executor, "--device", device]

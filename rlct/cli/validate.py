@@ -89,6 +89,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--dtype", default="float64", choices=("float32", "float64"), help="floating-point type"
     )
+    parser.add_argument(
+        "--estimator", default="rlct", choices=("rlct", "devinterp"),
+        help="whose LLC estimator: rlct (ours) or devinterp (devinterp 2.0.1 with the same "
+        "settings; needs `pip install 'rlct[devinterp]'`)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -108,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         retry_errors=args.retry_errors,
         progress=not args.no_progress,
+        llc_estimator=args.estimator,
     )
     head = summary.headline
     print(f"report: {summary.report}")
