@@ -7,9 +7,11 @@ a killed sweep resumes where it stopped. Reports (Markdown, CSV, PNG plots, mani
 generated from the stored results.
 
 Modules: `jobs` (the job and its id), `run` (one job -> one tidy row), `store` (the results
-directory), `executors`, `sweep` (`validate`, `calibrate`), `grid` (calibration grids from TOML),
-`report` (Markdown + plots), `recommend` (settings per parameter-count bucket),
-`devinterp_adapter` (the same case through devinterp's estimator, optional).
+directory), `executors` (serial, process pool, Dask), `engine` (run jobs, resume), `sweep`
+(`validate`, `calibrate`), `grid` (calibration grids from TOML), `aggregate` (cells, headline,
+recommendation per parameter-count bucket), `plots`, `manifest`, `report` (Markdown),
+`devinterp_adapter` (our settings in devinterp's terms; devinterp's estimator on our cases),
+`testing` (scripted stand-ins for tests of this machinery).
 """
 
 from validation.jobs import Job

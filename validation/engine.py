@@ -90,7 +90,14 @@ def run_jobs(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(todo), desc="jobs", unit="job", file=sys.stderr)
+        print(
+            f"{len(todo)} jobs to run ({stats.skipped} of {stats.planned} already done) "
+            f"-> {store.root}",
+            file=sys.stderr,
+        )
+        # disable=None: no bar when stderr is not a terminal (logs, CI)
+        bar = tqdm(total=len(todo), desc="jobs", unit="job", file=sys.stderr, disable=None)
+    interrupted = True
     try:
         futures = {
             pool.submit(
@@ -111,10 +118,11 @@ def run_jobs(
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(dict(stats.statuses), refresh=False)
+        interrupted = False
     finally:
         if bar is not None:
             bar.close()
         if owned:
-            pool.close()
+            pool.close(cancel=interrupted)
         store.write_csv()
     return stats

@@ -106,14 +106,14 @@ class Executor(ABC):
     def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
         """Yield the futures as they complete."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
-        pass
+    def close(self, cancel: bool = False) -> None:  # noqa: B027 - optional hook
+        """Release the workers; ``cancel``: drop queued jobs and do not wait (interrupts)."""
 
     def __enter__(self) -> Executor:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(cancel=exc_type is not None)
 
 
 class SerialExecutor(Executor):
@@ -145,7 +145,7 @@ class SerialExecutor(Executor):
             self._run(future)
             yield future
 
-    def close(self) -> None:
+    def close(self, cancel: bool = False) -> None:
         for future in self._pending:
             future.cancel()
         self._pending.clear()
@@ -179,8 +179,8 @@ class ProcessExecutor(Executor):
     def as_completed(self, futures: Iterable[cf.Future[Any]]) -> Iterator[cf.Future[Any]]:
         return cf.as_completed(list(futures))
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, cancel: bool = False) -> None:
+        self._pool.shutdown(wait=not cancel, cancel_futures=True)
 
 
 def _import_distributed() -> Any:
@@ -220,7 +220,7 @@ class DaskExecutor(Executor):
     def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
         return iter(self._as_completed(list(futures)))
 
-    def close(self) -> None:
+    def close(self, cancel: bool = False) -> None:
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()

@@ -44,7 +44,10 @@ def add_common_options(parser: argparse.ArgumentParser, default_out: str) -> Non
     parser.add_argument(
         "--cases", metavar="A,B", help="comma-separated case names (default: every case)"
     )
-    parser.add_argument("--seeds", metavar="N", help="seeds per case x scale (x setting)")
+    parser.add_argument(
+        "--seeds", metavar="N",
+        help="seeds per case x scale (x setting); default 2 (--quick), 5 (--full), or the grid's",
+    )
     parser.add_argument("--executor", default="serial", metavar="SPEC", help=EXECUTOR_HELP)
     parser.add_argument(
         "--out", metavar="DIR", help=f"results and report directory (default: {default_out})"
