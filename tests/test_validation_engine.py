@@ -167,7 +167,7 @@ def test_dask_missing_gives_a_clear_error(monkeypatch):
 def test_dask_local_cluster_small_sweep(tmp_path):
     pytest.importorskip("distributed")
     store = ResultStore(tmp_path)
-    with make_executor("dask-local:2") as executor:
+    with make_executor("dask-local:1") as executor:  # one worker process: light on 2 cores
         stats = run_jobs(mixed_jobs(), store, executor, estimator=ScriptedEstimator(),
                          cases=REGISTRY)
     assert stats.ran == 6 and not stats.lost
