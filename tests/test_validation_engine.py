@@ -50,7 +50,6 @@ def test_serial_sweep_stores_every_job_and_resumes_without_rerunning(tmp_path):
     assert stats.statuses == Counter({"ok": 2, "diverged": 2, "error": 2})
     frame = store.load()
     assert len(frame) == 6 and frame["job_id"].is_unique
-    assert (tmp_path / "results.csv").is_file()
     ran_first = log.read_text().splitlines()
     assert len(ran_first) == 4  # the two "raise" jobs fail before the estimator runs
 
@@ -218,7 +217,7 @@ def test_killed_sweep_resumes_running_exactly_the_missing_jobs(tmp_path):
     assert sorted(ran_after) == sorted(f"2 {s}" for s in range(8) if s not in seeds_before)
     frame = ResultStore(out).load()
     assert sorted(frame["seed"]) == list(range(8)) and (frame["status"] == "ok").all()
-    assert (out / "results.csv").read_text().count("\n") == 9
+    assert ResultStore(out).write_csv().read_text().count("\n") == 9
     leftovers = list((out / "results").glob(".tmp-*")) + list((out / "traces").glob(".tmp-*"))
     assert all(p.suffix == ".partial" for p in leftovers)  # at most a killed write's temp file
 

@@ -68,6 +68,9 @@ def test_write_then_load_round_trip(tmp_path):
     assert trace["loss_trace"].shape == (2, 40) and int(trace["burnin"]) == 20
     csv = store.write_csv()
     assert csv.read_text().count("\n") == 4  # header + 3 rows
+    assert list(store.load([jobs[1].id])["job_id"]) == [jobs[1].id]
+    store.write_csv(tmp_path / "one.csv", job_ids=[jobs[1].id])
+    assert (tmp_path / "one.csv").read_text().count("\n") == 2
 
 
 def test_non_finite_numbers_are_stored_as_null(tmp_path):

@@ -82,7 +82,6 @@ def run_jobs(
     todo = pending_jobs(planned, store, retry_errors=retry_errors)
     stats = SweepStats(planned=len(planned), skipped=len(planned) - len(todo))
     if not todo:
-        store.write_csv()
         return stats
     owned = not isinstance(executor, Executor)
     pool = make_executor(executor) if not isinstance(executor, Executor) else executor
@@ -124,5 +123,4 @@ def run_jobs(
             bar.close()
         if owned:
             pool.close(cancel=interrupted)
-        store.write_csv()
     return stats

@@ -86,11 +86,8 @@ def _batch_text(value: Any) -> str:
 
 
 def _sweep_frame(store: ResultStore, jobs: Sequence[Job]) -> pd.DataFrame:
-    ids = {job.id for job in jobs}
-    frame = store.load()
-    if frame.empty:
-        return frame
-    return frame[frame["job_id"].isin(ids)].reset_index(drop=True)
+    """The stored rows of this sweep's jobs (a directory may also hold other sweeps' jobs)."""
+    return store.load(job.id for job in jobs).reset_index(drop=True)
 
 
 def headline_text(head: dict[str, Any]) -> list[str]:
@@ -189,7 +186,7 @@ def write_validation_report(
     frame = _sweep_frame(store, jobs)
     cells = aggregate.cell_table(frame)
     head = aggregate.headline(cells)
-    atomic_write_text(root / "results.csv", frame.to_csv(index=False))
+    store.write_csv(job_ids=[j.id for j in jobs])
     atomic_write_text(root / "cells.csv", cells.to_csv(index=False))
     plot_dir = root / "plots"
     figures = []
@@ -364,7 +361,7 @@ def write_calibration_report(
     cells = aggregate.cell_table(frame, by_settings=True)
     table = aggregate.setting_table(cells, grid.bucket_edges, grid.median_target, grid.max_target)
     best = aggregate.recommend(table)
-    atomic_write_text(root / "results.csv", frame.to_csv(index=False))
+    store.write_csv(job_ids=[j.id for j in jobs])
     atomic_write_text(root / "cells.csv", cells.to_csv(index=False))
     atomic_write_text(root / "settings.csv", table.to_csv(index=False))
     recommendation_rows = []

@@ -4,7 +4,8 @@ Layout of ``root``::
 
     results/<job id>.json   {"job": <canonical job>, "row": <tidy row>}  (one per finished job)
     traces/<job id>.npz     the raw loss trace (chain, steps) and per-chain values
-    results.csv             all rows, regenerated from results/ (never the source of truth)
+    results.csv             the rows of a sweep, regenerated from results/ by its report
+                            (never the source of truth)
 
 Every file is written to a temporary file in the same directory (``.tmp-*.partial``) and moved
 into place with ``os.replace`` (atomic on POSIX), so a reader never sees a partial file and a
@@ -22,7 +23,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,9 +125,15 @@ class ResultStore:
             with open(self.result_path(job_id), encoding="utf-8") as handle:
                 yield json.load(handle)
 
-    def load(self) -> pd.DataFrame:
-        """All stored rows as a tidy DataFrame (columns in `COLUMNS` order, then the rest)."""
-        rows = [record["row"] for record in self.records()]
+    def load(self, job_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """The stored rows (all, or those of ``job_ids``) as a tidy DataFrame (columns in
+        `COLUMNS` order, then the rest)."""
+        wanted = None if job_ids is None else set(job_ids)
+        rows = [
+            record["row"]
+            for record in self.records()
+            if wanted is None or record["row"]["job_id"] in wanted
+        ]
         frame = pd.DataFrame(rows)
         if frame.empty:
             return pd.DataFrame(columns=list(COLUMNS))
@@ -138,9 +145,12 @@ class ResultStore:
         with np.load(self.trace_path(job_id)) as data:
             return {key: data[key] for key in data.files}
 
-    def write_csv(self, path: str | os.PathLike[str] | None = None) -> Path:
-        """Regenerate ``results.csv`` (or ``path``) from the per-job files; returns its path."""
+    def write_csv(
+        self, path: str | os.PathLike[str] | None = None, job_ids: Iterable[str] | None = None
+    ) -> Path:
+        """Regenerate ``results.csv`` (or ``path``) from the per-job files (all, or those of
+        ``job_ids``); returns its path."""
         target = Path(path) if path is not None else self.root / "results.csv"
-        frame = self.load()
+        frame = self.load(job_ids)
         atomic_write_text(target, frame.to_csv(index=False))
         return target
