@@ -35,6 +35,7 @@ import mpmath
 from cases._tms_flat import exact_flatness, measure_flat_dimension
 from cases._tms_kgon import (
     DPS,
+    SIGMA_MINUS_BIAS,
     gradient_norm,
     hessian_spectrum,
     kgon_parameters,
@@ -168,7 +169,8 @@ def kgon_description(c: int, k: int, sigma_plus: int) -> str:
     if sigma_plus:
         dead.append(f"{sigma_plus} sigma+ dead feature(s) W_i = 0, b_i = 1/(2c) = 1/{2 * c}")
     if sigma_minus:
-        dead.append(f"{sigma_minus} sigma- dead feature(s) W_i = 0, b_i = -1/2")
+        bias = mpmath.nstr(SIGMA_MINUS_BIAS, 6)
+        dead.append(f"{sigma_minus} sigma- dead feature(s) W_i = 0, b_i = {bias}")
     return (
         f"regular {k}-gon of column length l* = {mpmath.nstr(l_star, 12)} with bias "
         f"b* = {mpmath.nstr(b_star, 12)} on features 0..{k - 1}"

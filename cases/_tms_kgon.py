@@ -161,6 +161,15 @@ def kgon_point(c: int, k: int, sigma_plus: int) -> list[mpmath.mpf]:
     return w
 
 
+def sigma_minus_box_radius(k: int) -> float:
+    """Radius of a ball of W_i (with b_i = `SIGMA_MINUS_BIAS`) inside the inert box of a sigma-
+    dead feature next to the k-gon: |W_i| < min(-b*, -b_i)/l* keeps W_i.W_j + b* < 0 and
+    W_i.W_j + b_i < 0, and |W_i| < sqrt(-b_i) keeps |W_i|^2 + b_i < 0."""
+    l_star, b_star = kgon_parameters(k)
+    minus = -float(SIGMA_MINUS_BIAS)
+    return min(min(-float(b_star), minus) / float(l_star), math.sqrt(minus))
+
+
 def kgon_loss(c: int, k: int, sigma_plus: int) -> mpmath.mpf:
     """L at the k-gon critical point: (h_k + c - k)/(3c) - sigma_plus/(4c^2), h_k = 3k R(l*, b*)."""
     l_star, b_star = kgon_parameters(k)

@@ -411,3 +411,39 @@ def test_llc_estimate_within_15_percent_at_the_smallest_scale():
     exact = float(problem.exact.value)
     assert not result.any_diverged
     assert result.relative_error(exact) < 0.15, (result.llc_mean, result.llc_stderr, exact)
+
+
+@pytest.mark.parametrize("k", [5, 6, 8])
+def test_sigma_minus_box_radius(k):
+    """Inside the radius in every direction the sigma- column is inert; just outside it, in the
+    worst direction (a k-gon vertex for k <= 5, else where |W_i|^2 or b_i binds), it is not."""
+    from cases._tms_kgon import sigma_minus_box_radius
+
+    c = k + 1
+    w = kgon_point(c, k, 0)
+    radius = sigma_minus_box_radius(k)
+    base = loss_at(w)
+    with mpmath.workdps(DPS):
+        for step in range(12):
+            angle = 2 * mpmath.pi * step / 12
+            inside = list(w)
+            inside[k], inside[c + k] = (0.99 * radius * mpmath.cos(angle),
+                                        0.99 * radius * mpmath.sin(angle))
+            assert population_loss(inside) == base
+        fired = []
+        for step in range(k):  # along each vertex direction W_j / l*
+            outside = list(w)
+            scale = 1.01 * radius / mpmath.sqrt(w[step] ** 2 + w[c + step] ** 2)
+            outside[k], outside[c + k] = scale * w[step], scale * w[c + step]
+            fired.append(population_loss(outside) != base)
+        assert all(fired)
+
+
+def test_recommended_settings_follow_the_dead_features():
+    plain = TMSCase(c=5).recommended()
+    assert plain.control_variate and plain.localization == 1.0 and plain.sampler == "sgld"
+    assert plain.step_size == pytest.approx(0.17 * math.log(100_000) / 100_000)
+    minus = TMSCase(c=6, k=5)
+    assert minus.parameters["n"] == 1_000_000 and minus.recommended().localization == 155.0
+    assert TMSCase(c=6, k=5, sigma_plus=1).recommended().localization == 1.0
+    assert TMSCase(c=8).recommended().burnin > TMSCase(c=5).recommended().burnin
