@@ -32,9 +32,11 @@ from rlct.exact.polyhedron import NewtonPolyhedron
 N_MONOMIAL = 300
 N_DISJOINT_SQUARES = 200
 N_ADDITIVE = 150
+N_ADDITIVE_MIXED = 40
 N_INVARIANCE = 150
 N_QUASI_HOMOGENEOUS = 100
 N_DISTANCE_LP = 200
+N_FACES = 150
 LP_TOLERANCE = 1e-7  # the scipy LP (HiGHS) is solved in float64; exact t is a small fraction
 
 X, Y, Z = sympy.symbols("x y z")
@@ -253,6 +255,29 @@ def test_additivity_over_disjoint_variables(data: st.DataObject) -> None:
     assert total.multiplicity == rf.multiplicity + rg.multiplicity - 1
 
 
+# Certified polynomials with negative coefficients (no shortcut: each face is decided on its own):
+# x^4 - x^2 y^2 + y^4 = (x^2 - y^2/2)^2 + 3 y^4 / 4; a positive definite quadratic form;
+# x^6 - x^3 y^3 + y^6 = (x^3 - y^3/2)^2 + 3 y^6 / 4.
+MIXED_SIGN = [
+    "{a}**4 - {a}**2*{b}**2 + {b}**4",
+    "{a}**2 + {b}**2 + {c}**2 - {a}*{b} - {b}*{c}",
+    "{a}**6 - {a}**3*{b}**3 + {b}**6",
+    "{a}**4 - {a}**2*{b}**2 + {b}**4 + {c}**2",
+]
+
+
+@settings(max_examples=N_ADDITIVE_MIXED, deadline=None)
+@given(st.sampled_from(MIXED_SIGN), st.sampled_from(MIXED_SIGN), st.integers(1, 9))
+def test_additivity_with_mixed_sign_parts(f_form: str, g_form: str, scale: int) -> None:
+    f = f"{scale}*({f_form.format(a='x1', b='x2', c='x3')})"
+    g = g_form.format(a="y1", b="y2", c="y3")
+    rf, rg, total = newton(f), newton(g), newton(f"{f} + {g}")
+    assert rf.status == rg.status == total.status == "certified"
+    assert "compact faces" in total.certificate  # decided face by face
+    assert total.value == rf.value + rg.value
+    assert total.multiplicity == rf.multiplicity + rg.multiplicity - 1
+
+
 def test_additivity_with_certified_non_monomial_parts() -> None:
     """Cusp ideal [x^2 - y^3] (5/12) plus z^2 w^2 (1/2, m = 2): 11/12 with m = 2."""
     result = newton([X**2 - Y**3, sympy.Symbol("v") * Z])
@@ -351,6 +376,40 @@ def test_distance_matches_a_floating_point_lp(
         values = [sum(a * x for a, x in zip(facet.normal, p)) for p in polyhedron.points]
         assert min(values) == facet.offset
         assert all(a >= 0 for a in facet.normal)
+
+
+@settings(max_examples=N_FACES, deadline=None)
+@given(
+    point_sets(),
+    st.lists(st.lists(st.integers(1, 20), min_size=5, max_size=5), min_size=10, max_size=10),
+)
+def test_compact_faces_are_exactly_the_positive_weight_minimisers(
+    case: tuple[list[tuple[int, ...]], list[int]], weights: list[list[int]]
+) -> None:
+    """A compact face is {alpha : omega . alpha minimal} for some omega > 0 (and conversely):
+    each enumerated face is the argmin of the sum of the normals of the facets containing it,
+    and the argmin of random positive weights is always an enumerated face."""
+    points, _ = case
+    polyhedron = NewtonPolyhedron(points)
+    d = polyhedron.dimension
+    faces = {frozenset(polyhedron.face_points(f)) for f in polyhedron.compact_faces}
+
+    def argmin(omega: list[int]) -> frozenset[tuple[int, ...]]:
+        values = [sum(a * x for a, x in zip(omega, p)) for p in polyhedron.points]
+        low = min(values)
+        return frozenset(p for p, v in zip(polyhedron.points, values) if v == low)
+
+    for face in faces:
+        containing = [
+            f
+            for f in polyhedron.facets
+            if all(sum(a * x for a, x in zip(f.normal, p)) == f.offset for p in face)
+        ]
+        omega = [sum(f.normal[i] for f in containing) for i in range(d)]
+        assert all(w > 0 for w in omega)
+        assert argmin(omega) == face
+    for omega in weights:
+        assert argmin(omega[:d]) in faces
 
 
 @pytest.mark.parametrize("d", [1, 2, 3, 4, 5])

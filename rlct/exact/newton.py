@@ -139,7 +139,7 @@ def newton(
     multiplicity = polyhedron.codimension_at(diagonal_point)
     value = 1 / t if not ideal else 1 / (2 * t)
 
-    status, reason, source = _certify(polys, ideal, polyhedron, names, domain, t)
+    status, reason, source, checked = _certify(polys, ideal, polyhedron, names, domain, t)
     principal = polyhedron.face_through(diagonal_point)
     principal_points = [
         polyhedron.points[i] for i in range(len(polyhedron.points)) if principal.points >> i & 1
@@ -151,7 +151,8 @@ def newton(
         f"t (h + 1) lies in the relative interior of a face of codimension {multiplicity} "
         f"through the exponents {_exponent_list(principal_points, names)}"
         + ("" if principal.support == (1 << len(names)) - 1 else " (a non-compact face)"),
-        f"{len(polyhedron.facets)} facets, {len(polyhedron.compact_faces)} compact faces checked",
+        f"{len(polyhedron.facets)} facets"
+        + ("" if checked is None else f", {checked} compact faces checked"),
         f"variables: {', '.join(names)}",
     ]
     if any(h):
@@ -201,9 +202,21 @@ def _certify(
     names: Sequence[str],
     domain: str,
     t: Fraction,
-) -> tuple[str, str, str]:
-    """(status, reason, source) of the non-degeneracy check over all compact faces."""
+) -> tuple[str, str, str, int | None]:
+    """(status, reason, source, number of compact faces enumerated or None) of the
+    non-degeneracy check over all compact faces."""
     torus = "(R \\ 0)^d" if domain == "neighbourhood" else "(R_>0)^d"
+    if not ideal and _positive_on_torus(polys[0], domain):
+        # Every face polynomial is a sub-sum of terms that are all > 0 on the torus.
+        rule = "all exponents even and " if domain == "neighbourhood" else ""
+        return (
+            "certified",
+            f"non-degenerate: {rule}all coefficients positive, so every face polynomial is > 0 "
+            f"on the torus {torus}",
+            SOURCE,
+            None,
+        )
+    n_faces = len(polyhedron.compact_faces)
     faces = [f for f in polyhedron.compact_faces if f.points.bit_count() > 1]
     verdicts: list[tuple[list[tuple[int, ...]], TorusVerdict]] = []
     found_zero = False
@@ -232,17 +245,17 @@ def _certify(
     degenerate = [(p, v) for p, v in verdicts if v.kind == "zero"]
     unknown = [(p, v) for p, v in verdicts if v.kind == "unknown"]
     if not degenerate and not unknown:
-        n = len(polyhedron.compact_faces)
         return (
             "certified",
-            f"non-degenerate: {what} each of the {n} compact faces "
+            f"non-degenerate: {what} each of the {n_faces} compact faces "
             f"{'have no common zero' if ideal else 'has no zero'} on the torus {torus}",
             source,
+            n_faces,
         )
     if ideal and len(polys) == 1:
         varchenko = _varchenko(polys[0], polyhedron, names, domain, t)
         if varchenko is not None:
-            return varchenko
+            return (*varchenko, n_faces)
     if degenerate:
         points, verdict = degenerate[0]
         return (
@@ -251,6 +264,7 @@ def _certify(
             f"{'have a common zero' if ideal else 'vanishes'} on the torus {torus} "
             f"({verdict.reason})",
             source,
+            n_faces,
         )
     points, verdict = unknown[0]
     return (
@@ -258,7 +272,15 @@ def _certify(
         f"{len(unknown)} of {len(verdicts)} non-vertex compact faces not decided exactly, e.g. "
         f"the face through {_exponent_list(points, names)} ({verdict.reason})",
         source,
+        n_faces,
     )
+
+
+def _positive_on_torus(poly: Polynomial, domain: str) -> bool:
+    """All terms > 0 on the torus: positive coefficients (and even exponents on R \\ 0)."""
+    if any(c <= 0 for c in poly.values()):
+        return False
+    return domain == "orthant" or all(e % 2 == 0 for exps in poly for e in exps)
 
 
 def _varchenko(

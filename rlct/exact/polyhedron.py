@@ -107,15 +107,31 @@ class NewtonPolyhedron:
                 continue
             new_rays: list[tuple[int, ...]] = []
             new_zeros: list[int] = []
+            # rays_tight_at[c]: bitmask of the rays tight at constraint c (for the adjacency
+            # test: p, n are adjacent iff no third ray is tight wherever both are).
+            rays_tight_at: dict[int, int] = {}
+            for i, z in enumerate(zeros):
+                c = 0
+                while z:
+                    if z & 1:
+                        rays_tight_at[c] = rays_tight_at.get(c, 0) | (1 << i)
+                    z >>= 1
+                    c += 1
+            all_rays = (1 << len(rays)) - 1
             for p in pos:
                 for n in neg:
                     common = zeros[p] & zeros[n]
                     if common.bit_count() < full_dim - 2:
                         continue
-                    if any(
-                        (zeros[r] & common) == common for r in range(len(rays)) if r != p and r != n
-                    ):
-                        continue  # not adjacent
+                    sharing = all_rays
+                    c, z = 0, common
+                    while z and sharing.bit_count() > 2:
+                        if z & 1:
+                            sharing &= rays_tight_at[c]
+                        z >>= 1
+                        c += 1
+                    if sharing.bit_count() > 2:
+                        continue  # not adjacent: a third ray is tight wherever p and n are
                     vp, vn = values[p], values[n]
                     combo = [vp * b - vn * a for a, b in zip(rays[p], rays[n])]
                     new_rays.append(_primitive(combo))
@@ -143,16 +159,22 @@ class NewtonPolyhedron:
     # ----------------------------------------------------------------------------------------
     def distance(self, direction: Sequence[Fraction | int]) -> Fraction:
         """t = min{t >= 0 : t * direction in P} for a direction with all entries > 0."""
-        v = [Fraction(x) for x in direction]
-        if len(v) != self.dimension or any(x <= 0 for x in v):
+        if len(direction) != self.dimension or any(Fraction(x) <= 0 for x in direction):
             raise ValueError("direction: expected positive entries, one per variable")
+        ints, scale = _common_denominator(direction)  # direction = ints / scale
         return max(
-            Fraction(f.offset) / sum(a * x for a, x in zip(f.normal, v)) for f in self.facets
+            Fraction(f.offset * scale, sum(a * x for a, x in zip(f.normal, ints)))
+            for f in self.facets
         )
 
-    def tight_facets(self, point: Sequence[Fraction]) -> list[Facet]:
+    def tight_facets(self, point: Sequence[Fraction | int]) -> list[Facet]:
         """Facets whose hyperplane contains ``point`` (a point of P)."""
-        return [f for f in self.facets if sum(a * x for a, x in zip(f.normal, point)) == f.offset]
+        ints, scale = _common_denominator(point)  # point = ints / scale
+        return [
+            f
+            for f in self.facets
+            if sum(a * x for a, x in zip(f.normal, ints)) == f.offset * scale
+        ]
 
     def codimension_at(self, point: Sequence[Fraction]) -> int:
         """Codimension of the face of P containing ``point`` in its relative interior.
@@ -260,6 +282,15 @@ class NewtonPolyhedron:
         pts = self.face_points(face)
         base = pts[0]
         return rank([tuple(a - b for a, b in zip(p, base)) for p in pts[1:]]) if len(pts) > 1 else 0
+
+
+def _common_denominator(vector: Sequence[Fraction | int]) -> tuple[list[int], int]:
+    """(integers, scale) with vector = integers / scale, scale > 0."""
+    fractions = [Fraction(x) for x in vector]
+    scale = 1
+    for x in fractions:
+        scale = scale * x.denominator // gcd(scale, x.denominator)
+    return [int(x * scale) for x in fractions], scale
 
 
 def _primitive(vector: Sequence[int]) -> tuple[int, ...]:
