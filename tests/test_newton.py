@@ -32,6 +32,7 @@ from rlct.exact.polyhedron import NewtonPolyhedron
 N_MONOMIAL = 300
 N_DISJOINT_SQUARES = 200
 N_ADDITIVE = 150
+N_SHEARED = 150
 N_ADDITIVE_MIXED = 40
 N_INVARIANCE = 150
 N_QUASI_HOMOGENEOUS = 100
@@ -220,6 +221,34 @@ def test_sums_of_squares_of_disjoint_monomials(
     assert result.status == "certified"
     assert result.value == sum(p.value for p in parts)
     assert result.multiplicity == sum(p.multiplicity for p in parts) - (len(parts) - 1)
+
+
+@st.composite
+def sheared_normal_crossings(draw: st.DrawFn) -> tuple[list[int], list[Fraction]]:
+    k = draw(st.lists(st.integers(0, 3), min_size=3, max_size=3).filter(any))
+    shears = [Fraction(draw(st.integers(-4, 4)), draw(st.integers(1, 3))) for _ in range(2)]
+    return k, shears
+
+
+@settings(max_examples=N_SHEARED, deadline=None)
+@given(sheared_normal_crossings(), st.booleans())
+def test_sheared_normal_crossings_are_never_certified_wrongly(
+    case: tuple[list[int], list[Fraction]], as_ideal: bool
+) -> None:
+    """K = (u^k1 v^k2 z^k3)^2 with u = x - a y, v = y - b z (a unimodular linear change, so the
+    uniform prior stays uniform): the truth is the normal crossing min 1/(2 k_i). The expanded
+    K usually has degenerate faces (u = 0 meets the torus); then the value must be an upper
+    bound, and a certified value must be the truth."""
+    (k1, k2, k3), (a, b) = case
+    u = X - sympy.Rational(a.numerator, a.denominator) * Y
+    v = Y - sympy.Rational(b.numerator, b.denominator) * Z
+    monomial = u**k1 * v**k2 * Z**k3
+    K: object = [sympy.expand(monomial)] if as_ideal else sympy.expand(monomial**2)
+    result = newton(K, variables=[X, Y, Z])
+    truth = normal_crossing([k1, k2, k3])
+    assert result.value >= truth.value
+    if result.status == "certified":
+        assert (result.value, result.multiplicity) == (truth.value, truth.multiplicity)
 
 
 # ------------------------------------------------------------------------------------------

@@ -24,12 +24,22 @@ t = min{t : t (h + 1) in P}:
   only at negative integers, and if t > 1 the largest pole of int |f|^s phi is -1/t of order the
   codimension above. Since K = f^2, lambda = 1/(2 t) (x^2 - y^3: t = 6/5, lambda = 5/12, m = 1).
 
+Why every compact face: the theorem's hypothesis is about all of them. Its proof resolves K by
+the toric modification built from P and needs the strict transform of K to be empty (or, for
+Varchenko, smooth and transverse) over *every* face; where a face polynomial vanishes on the
+torus that fails, and the theorem draws no conclusion, even if that face does not contain the
+diagonal point. So a degenerate face anywhere makes the answer "degenerate".
+
 If non-degeneracy fails ("degenerate") or cannot be decided exactly ("undecided"), the Newton
 value is still returned, flagged in ``status``/``certificate``: it is then only an upper bound,
-lambda <= 1/t, which holds for every K >= 0 with this Newton polyhedron (near 0,
-|w^alpha| <= sum_v |w^v| over the vertices v, so K <= C sum_v |w^v|, whose RLCT is 1/t; the
-bigger function has the larger sublevel volumes; Lin's software reports 1/t "exact for monomial
-ideals, upper bound otherwise"). Nothing is claimed about m in that case.
+lambda <= 1/t (1/(2 t) for the ideal form), which holds for every K >= 0 with this Newton
+polyhedron. Proof: for |w_i| <= 1 and alpha in P, alpha >= sum_v mu_v v (a convex combination
+of vertices), so |w^alpha| <= prod_v |w^v|^mu_v <= sum_v |w^v| (weighted AM-GM); hence
+K <= C g with g = sum_v |w^v|. Since G = sum_v w^(2 v) <= g^2 <= N G and G is non-degenerate
+with polyhedron 2P, vol{g < eps} ~ vol{G < eps^2} ~ eps^(1/t) (log)^(m-1); and {g < eps/C} is
+inside {K < eps}, so K's sublevel volumes are at least as large: lambda_K <= 1/t (the same with
+the prior weight). Lin's software reports 1/t as "exact for monomial ideals, upper bound
+otherwise". Nothing is claimed about m in that case.
 """
 
 from __future__ import annotations
