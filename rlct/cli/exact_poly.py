@@ -45,13 +45,15 @@ def register(exact_subparsers: Any) -> None:
             "its Newton polyhedron, in exact rationals: lambda = 1/t with t the Newton distance "
             "along (h+1) (Arnold-Gusein-Zade-Varchenko; Watanabe 2009 ch. 7). The value is "
             "exact only when the status is 'certified' (every compact face polynomial proven "
-            "to have no zero on the torus); 'degenerate' or 'undecided' values are upper bounds "
-            "on lambda."
+            "to have no zero on the torus; for --ideal with one generator f also Varchenko's "
+            "condition: no singular zero of any face polynomial of f and t > 1); 'degenerate' "
+            "or 'undecided' values are upper bounds on lambda."
         ),
         epilog=(
             "--verify agreement rule: |estimate - lambda| <= max(3 * stderr, 0.05 * lambda + "
             "0.02). The floor allows for the bias of a finite asymptotic range, which a "
-            "standard error does not cover. Exit code 1 if the oracle disagrees, 2 on bad "
+            "standard error does not cover. For a value that is not certified the oracle is "
+            "compared with that upper bound. Exit code 1 if the oracle disagrees, 2 on bad "
             "input."
         ),
     )
