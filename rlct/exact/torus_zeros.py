@@ -1,7 +1,8 @@
 """Exact decisions about zeros of face polynomials on the real torus.
 
 The torus is T = (R \\ 0)^d for the ``"neighbourhood"`` domain and T = (R_>0)^d for the
-``"orthant"`` domain. Every verdict is a proof or ``"unknown"``; no floating point is used.
+``"orthant"`` domain. Every verdict is a proof or ``"unknown"``; no floating point enters a
+decision (floats only propose sample points, and every witness is verified in exact integers).
 
 Proofs that a polynomial F has no zero on T:
 * F is a single monomial;
