@@ -1,7 +1,17 @@
-"""Numeric oracles: lambda (and m) measured from K alone, without SGLD (numpy/scipy only)."""
+"""Numeric oracles: lambda (and m) measured from K alone, without SGLD (numpy/scipy only).
 
+* `volume_scaling`: V(eps) = vol{K < eps} ~ c eps^lambda (-log eps)^(m-1), by multilevel
+  splitting with independent batches (any dimension).
+* `free_energy_quadrature`: F_n = -log int exp(-n K) phi ~ lambda log n - (m-1) log log n, by
+  adaptive cubature in log-coordinates (d <= 3).
+* `oracle_for_polynomial`: either of them for a sympy polynomial K (or an ideal <f_i>).
+
+All return an `OracleEstimate`.
+"""
+
+from rlct.numeric.oracles.polynomial import oracle_for_polynomial
 from rlct.numeric.oracles.quadrature import free_energy_quadrature
 from rlct.numeric.oracles.result import OracleEstimate
 from rlct.numeric.oracles.volume import volume_scaling
 
-__all__ = ["OracleEstimate", "free_energy_quadrature", "volume_scaling"]
+__all__ = ["OracleEstimate", "free_energy_quadrature", "oracle_for_polynomial", "volume_scaling"]

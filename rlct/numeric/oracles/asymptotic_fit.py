@@ -11,14 +11,14 @@ polynomial of degree exactly m - 1: V(eps) is the integral of the state density
 v(t) = int delta(t - K(w)) phi(w) dw, whose Mellin transform is zeta (Watanabe 2009, "Algebraic
 Geometry and Statistical Learning Theory", ch. 4), Z_n is its Laplace transform, and a pole of
 order m at -lambda contributes the residue terms t^lambda (log t)^k, k < m (the Mellin transform
-method, NIST DLMF sec. 2.5, eq. 2.5.6). The
-familiar F_n = lambda log n - (m-1) log log n + O(1) is the leading part of this.
+method, NIST DLMF sec. 2.5, eq. 2.5.6). The familiar F_n = lambda log n - (m-1) log log n
++ O(1) is the leading part of this.
 
 `fit_power_log` fits  log y = -lambda x + log P(x)  by least squares with m fixed (P of degree
 m - 1, its coefficients profiled out); `fit_power_loglog` fits the three-parameter form
 log y = a - lambda x + mu log x  with mu = m - 1 free. Which m to use is decided by each oracle
-(cross-validation over independent batches for Monte Carlo data, forward extrapolation for
-quadrature data), since what separates the candidates is the kind of error in the data.
+(the rounded mu of the free fit for Monte Carlo data, forward extrapolation for quadrature
+data), since what separates the candidates is the kind of error in the data.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from scipy import optimize
 PROFILE_GRID = 121
 # Residual returned where the fitted polynomial P is not positive (log P undefined).
 INVALID_RESIDUAL = 1e3
+# Profile value standing in for +inf (no admissible P) in the scalar search.
+INVALID_PROFILE = 1e300
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,11 @@ def _design(xi: np.ndarray, multiplicity: int) -> np.ndarray:
 
 
 def _profile(
-    lams: np.ndarray, x: np.ndarray, log_y: np.ndarray, xi: np.ndarray, sqrt_w: np.ndarray,
+    lams: np.ndarray,
+    x: np.ndarray,
+    log_y: np.ndarray,
+    xi: np.ndarray,
+    sqrt_w: np.ndarray,
     multiplicity: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each lambda: P's coefficients by relative linear least squares (minimize
@@ -143,9 +149,7 @@ def fit_power_log(
     if multiplicity < 1:
         raise ValueError(f"multiplicity: expected >= 1, got {multiplicity}")
     if x.size < multiplicity + 1:
-        raise ValueError(
-            f"x: need at least {multiplicity + 1} points to fit m = {multiplicity}, got {x.size}"
-        )
+        raise ValueError(f"x: need at least {multiplicity + 1} points to fit m = {multiplicity}, got {x.size}")
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
     sqrt_w = np.sqrt(w / np.mean(w))
     center = float(0.5 * (x.min() + x.max()))
@@ -153,7 +157,8 @@ def fit_power_log(
     xi = (x - center) / scale
 
     def profile(lam: float) -> float:
-        return float(_profile(np.array([lam]), x, log_y, xi, sqrt_w, multiplicity)[1][0])
+        value = float(_profile(np.array([lam]), x, log_y, xi, sqrt_w, multiplicity)[1][0])
+        return value if math.isfinite(value) else INVALID_PROFILE
 
     lo, hi = lam_bounds
     grid = np.linspace(lo, hi, PROFILE_GRID)
@@ -162,9 +167,7 @@ def fit_power_log(
         raise ValueError("log_y: no lambda in lam_bounds gives a positive prefactor P")
     best = int(np.argmin(values))
     left, right = grid[max(best - 1, 0)], grid[min(best + 1, PROFILE_GRID - 1)]
-    refined = optimize.minimize_scalar(
-        profile, bounds=(left, right), method="bounded", options={"xatol": 1e-10}
-    )
+    refined = optimize.minimize_scalar(profile, bounds=(left, right), method="bounded", options={"xatol": 1e-10})
     lam0 = float(refined.x) if refined.fun <= values[best] else float(grid[best])
     coefs, rss0 = _profile(np.array([lam0]), x, log_y, xi, sqrt_w, multiplicity)
     params = np.concatenate([[lam0], coefs[0]])
@@ -223,18 +226,18 @@ def _polish(
     return params, rss, stderr
 
 
-def fit_power_loglog(x: np.ndarray, log_y: np.ndarray) -> PowerLogLogFit:
-    """Linear least squares for  log y = a - lambda x + mu log x  (x > 0)."""
+def fit_power_loglog(x: np.ndarray, log_y: np.ndarray, weights: np.ndarray | None = None) -> PowerLogLogFit:
+    """(Weighted) linear least squares for  log y = a - lambda x + mu log x  (x > 0)."""
     x = np.asarray(x, dtype=float)
     log_y = np.asarray(log_y, dtype=float)
     if np.any(x <= 0):
         raise ValueError("x: the log-log fit needs x > 0")
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    sqrt_w = np.sqrt(w / np.mean(w))
     A = np.column_stack([np.ones_like(x), -x, np.log(x)])
-    coef, *_ = np.linalg.lstsq(A, log_y, rcond=None)
-    resid = log_y - A @ coef
-    return PowerLogLogFit(
-        lam=float(coef[1]), mu=float(coef[2]), intercept=float(coef[0]), rss=float(resid @ resid)
-    )
+    coef, *_ = np.linalg.lstsq(A * sqrt_w[:, None], log_y * sqrt_w, rcond=None)
+    resid = sqrt_w * (log_y - A @ coef)
+    return PowerLogLogFit(lam=float(coef[1]), mu=float(coef[2]), intercept=float(coef[0]), rss=float(resid @ resid))
 
 
 def local_slopes(x: np.ndarray, log_y: np.ndarray) -> np.ndarray:

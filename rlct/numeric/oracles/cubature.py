@@ -90,7 +90,10 @@ def genz_malik_rule(dim: int) -> CubatureRule:
     nodes: list[np.ndarray] = [np.zeros(d)]
     high = [(12824 - 9120 * d + 400 * d * d) / 19683]
     low = [(729 - 950 * d + 50 * d * d) / 729]
-    plus, minus, far_plus, far_minus = [], [], [], []
+    plus: list[int] = []
+    minus: list[int] = []
+    far_plus: list[int] = []
+    far_minus: list[int] = []
     for radius, w_h, w_l, (pos, neg) in (
         (_GM_L2, 980 / 6561, 245 / 486, (plus, minus)),
         (_GM_L4, (1820 - 400 * d) / 19683, (265 - 100 * d) / 1458, (far_plus, far_minus)),
@@ -206,9 +209,7 @@ class LogCoordinatePartition:
         """Prior mass left out by the truncation u_j <= U_j: at most sum_j exp(-(h_j+1) U_j)."""
         return float(np.sum(np.exp(-self._rates * self.u_max)))
 
-    def _evaluate(
-        self, centres: np.ndarray, halfwidths: np.ndarray, pattern: np.ndarray
-    ) -> tuple[np.ndarray, ...]:
+    def _evaluate(self, centres: np.ndarray, halfwidths: np.ndarray, pattern: np.ndarray) -> tuple[np.ndarray, ...]:
         """K and the log prior density at the nodes of the given boxes."""
         u = centres[:, None, :] + halfwidths[:, None, :] * self.rule.nodes[None, :, :]
         signs = self._pattern_signs[pattern][:, None, :]
@@ -218,11 +219,7 @@ class LogCoordinatePartition:
             [self.K(flat[i : i + EVALUATION_CHUNK]) for i in range(0, flat.shape[0], EVALUATION_CHUNK)]
         )
         self.evaluations += flat.shape[0]
-        log_prior = (
-            self._pattern_log_mass[pattern][:, None]
-            + float(np.sum(np.log(self._rates)))
-            - u @ self._rates
-        )
+        log_prior = self._pattern_log_mass[pattern][:, None] + float(np.sum(np.log(self._rates))) - u @ self._rates
         return centres, halfwidths, pattern, k_values.reshape(u.shape[:2]), log_prior
 
     def _store(self, rows: np.ndarray, *columns: np.ndarray) -> None:

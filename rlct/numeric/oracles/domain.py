@@ -202,7 +202,6 @@ def checked_K(K_fn: object, domain: ProductDomain) -> KFunction:
         raise ValueError(f"K_fn: calling it on an array of shape (3, {dim}) failed: {exc}") from exc
     if abs(at_probe[0]) > K_AT_ZERO_TOLERANCE:
         raise ValueError(
-            f"K_fn: K(0) = {at_probe[0]:.3g}, but the oracles measure lambda at w = 0, "
-            "which needs K(0) = 0"
+            f"K_fn: K(0) = {at_probe[0]:.3g}, but the oracles measure lambda at w = 0, which needs K(0) = 0"
         )
     return wrapped

@@ -18,8 +18,16 @@ the rest; the smallest m whose extrapolation error is within `SELECTION_FACTOR` 
 (plus the cubature error) is selected.
 
 Standard error. lambda is fitted with the selected m on the whole window; the reported stderr
-combines the least-squares standard error with the change of lambda-hat when only the upper
-half of the window is used (the bias from the neglected terms, which the residuals do not see).
+is the root sum of squares of
+* the least-squares standard error of the fit,
+* the change of lambda-hat when only the upper half of the window is used (the bias from the
+  neglected terms, which the residuals do not see),
+* if the selected model does not extrapolate to within MISFIT_LIMIT times the cubature error
+  (or the upper half is too short to refit), the change of lambda-hat to the neighbouring m:
+  in a finite window a slow power correction n^(-delta) and a log n term look alike. Example:
+  K = (x^2 - y^3)^2 (lambda = 5/12, the next pole 1/2 gives delta = 1/12) reaches only
+  n ~ 1e8 within the box budget, where m = 2 fits best with lambda-hat = 0.440; without this
+  term the stderr would be 2e-4.
 """
 
 from __future__ import annotations
@@ -46,6 +54,10 @@ MAX_QUADRATURE_DIM = 3
 TRAIN_FRACTION = 0.7
 # A larger m is selected only if it extrapolates more than this factor better.
 SELECTION_FACTOR = 3.0
+# The selected model "fits" if it extrapolates to within this many times the cubature noise;
+# otherwise the data cannot tell a log n term from a slow power correction n^(-delta), and the
+# change of lambda-hat to the neighbouring m enters the stderr.
+MISFIT_LIMIT = 3.0
 # Extra margin (in units of log) in the truncation U_j of the log-coordinates.
 TAIL_MARGIN = 10.0
 
@@ -139,8 +151,7 @@ def free_energy_quadrature(
     d = as_dim(dim)
     if d > MAX_QUADRATURE_DIM:
         raise ValueError(
-            f"dim: free-energy quadrature supports 1 <= dim <= {MAX_QUADRATURE_DIM}, got {d}; "
-            "use volume_scaling"
+            f"dim: free-energy quadrature supports 1 <= dim <= {MAX_QUADRATURE_DIM}, got {d}; use volume_scaling"
         )
     domain = make_domain(box, prior, d)
     K = checked_K(K_fn, domain)
@@ -161,9 +172,7 @@ def free_energy_quadrature(
         raise ValueError(f"max_multiplicity: expected an integer >= 1, got {max_multiplicity!r}")
 
     decades = math.log10(n_max / n_min)
-    n_grid = np.logspace(
-        math.log10(n_min), math.log10(n_max), max(2, round(decades * per_decade) + 1)
-    )
+    n_grid = np.logspace(math.log10(n_min), math.log10(n_max), max(2, round(decades * per_decade) + 1))
     rates = domain.prior_exponents + 1.0
     two_sided = (domain.lo < 0).astype(float)
     lam_cap = float(np.sum(rates / (1.0 + two_sided)))
@@ -213,12 +222,8 @@ def free_energy_quadrature(
         )
     candidates = [m for m in range(1, m_max + 1) if x.size >= m + 3]
     noise = max(rel_tol, float(np.max(np.array([s.error for s in steps])[use] / values[use])))
-    m_hat, extrapolation = select_multiplicity(
-        x, log_z, candidates, lam_bounds=lam_bounds, noise=noise
-    )
-    fits: dict[int, PowerLogFit] = {
-        m: fit_power_log(x, log_z, m, lam_bounds=lam_bounds) for m in candidates
-    }
+    m_hat, extrapolation = select_multiplicity(x, log_z, candidates, lam_bounds=lam_bounds, noise=noise)
+    fits: dict[int, PowerLogFit] = {m: fit_power_log(x, log_z, m, lam_bounds=lam_bounds) for m in candidates}
     m_used = m_hat if m_hat is not None else 1
     final = fits[m_used]
     upper = x >= 0.5 * (x.min() + x.max())
@@ -228,17 +233,22 @@ def free_energy_quadrature(
         window_shift -= final.lam
     fit_se = final.stderr if math.isfinite(final.stderr) else 0.0
     shift = abs(window_shift) if math.isfinite(window_shift) else 0.0
-    stderr = math.sqrt(fit_se**2 + shift**2)
+    misfit = extrapolation.get(m_used, math.inf) / noise
+    model_term = 0.0
+    if misfit > MISFIT_LIMIT or not math.isfinite(window_shift):
+        neighbours = [fits[m].lam for m in (m_used - 1, m_used + 1) if m in fits]
+        model_term = max((abs(lam - final.lam) for lam in neighbours), default=0.0)
+    stderr = math.sqrt(fit_se**2 + shift**2 + model_term**2)
     loglog = fit_power_loglog(x, log_z)
     details.update(
         {
-            "fits": {
-                m: {"lambda": f.lam, "stderr": f.stderr, "rss": f.rss} for m, f in fits.items()
-            },
+            "fits": {m: {"lambda": f.lam, "stderr": f.stderr, "rss": f.rss} for m, f in fits.items()},
             "extrapolation_error": extrapolation,
             "selected_multiplicity": m_hat,
             "fit_stderr": final.stderr,
             "window_shift": window_shift,
+            "misfit": misfit,
+            "model_term": model_term,
             "m_free_fit": {
                 "lambda": loglog.lam,
                 "multiplicity": loglog.multiplicity,

@@ -73,12 +73,7 @@ class OracleEstimate:
 
     def describe(self) -> str:
         m = "?" if self.multiplicity_estimate is None else str(self.multiplicity_estimate)
-        count = (
-            f"{self.n_samples} K evaluations"
-            if self.n_samples is not None
-            else f"{self.n_points} cubature nodes"
-        )
+        count = f"{self.n_samples} K evaluations" if self.n_samples is not None else f"{self.n_points} cubature nodes"
         return (
-            f"lambda ~ {self.estimate:.4f} +/- {self.stderr:.4f} (m ~ {m}) by {self.method}, "
-            f"{self.range_used}, {count}"
+            f"lambda ~ {self.estimate:.4f} +/- {self.stderr:.4f} (m ~ {m}) by {self.method}, {self.range_used}, {count}"
         )
