@@ -39,9 +39,10 @@ STDERR_FACTOR = 4.0
 # the power corrections n^(-delta) common to the whole window; the largest deviation measured
 # on these cases is 1.5e-3 (x^2 y^4, delta = 1/4).
 QUADRATURE_FLOOR = 0.005
-# Volume scaling: the jackknife over batches does not see the O(levels / N_eff) bias of
-# adaptive multilevel splitting nor slow corrections eps^delta; measured deviations on these
-# cases are at most ~0.02 (DLN [2,2,2]).
+# Volume scaling: the jackknife over 8 batches is itself noisy and does not see the
+# O(levels / N_eff) bias of adaptive multilevel splitting nor slow corrections eps^delta; the
+# largest deviation measured on these cases was 0.005 (2.5 stderr, u + v), and with too little
+# MCMC mixing deviations of 0.01-0.04 were seen (volume.py docstring).
 VOLUME_FLOOR = 0.03
 FLOORS = {"free-energy-quadrature": QUADRATURE_FLOOR, "volume-scaling": VOLUME_FLOOR}
 
@@ -211,19 +212,34 @@ def test_quadrature_3d_cases() -> None:
 
 
 VOLUME_CASES = [
-    ("x^2 y^4", lambda W: W[:, 0] ** 2 * W[:, 1] ** 4, 2, (-1, 1), normal_crossing([1, 2])),
-    ("(xyz)^2", square_product(0, 1, 2), 3, (-1, 1), normal_crossing([1, 1, 1])),
-    ("uv on the orthant", lambda W: W[:, 0] * W[:, 1], 2, (0, 1), normal_crossing([1, 1], domain="orthant")),
-    ("DLN [1,1,1] r=0", dln_population_loss([1, 1, 1])[0], 2, (-1, 1), dln([1, 1, 1], 0)),
+    ("x^2 y^4", lambda W: W[:, 0] ** 2 * W[:, 1] ** 4, 2, (-1, 1), None, normal_crossing([1, 2])),
+    ("(xyz)^2", square_product(0, 1, 2), 3, (-1, 1), None, normal_crossing([1, 1, 1])),
+    (
+        "uv on the orthant",
+        lambda W: W[:, 0] * W[:, 1],
+        2,
+        (0, 1),
+        None,
+        normal_crossing([1, 1], domain="orthant"),
+    ),
+    (
+        "u v^2 on the orthant, prior v",
+        lambda W: W[:, 0] * W[:, 1] ** 2,
+        2,
+        (0, 1),
+        [0, 1],
+        normal_crossing([1, 2], [0, 1], domain="orthant"),
+    ),
+    ("DLN [1,1,1] r=0", dln_population_loss([1, 1, 1])[0], 2, (-1, 1), None, dln([1, 1, 1], 0)),
     # RRR N=2, H=1, M=2, r=0: K = |a|^2 |b|^2 (A: 1x2, B: 2x1) -> 1, m = 2 (theory.md sec. 3)
-    ("RRR (2,1,2,0)", dln_population_loss([2, 1, 2])[0], 4, (-1, 1), rrr(2, 1, 2, 0)),
+    ("RRR (2,1,2,0)", dln_population_loss([2, 1, 2])[0], 4, (-1, 1), None, rrr(2, 1, 2, 0)),
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("label", "K", "dim", "box", "exact"), VOLUME_CASES)
-def test_volume_scaling_cases(label, K, dim, box, exact) -> None:
-    result = volume_scaling(K, dim, box=box, seed=0)
+@pytest.mark.parametrize(("label", "K", "dim", "box", "prior", "exact"), VOLUME_CASES)
+def test_volume_scaling_cases(label, K, dim, box, prior, exact) -> None:
+    result = volume_scaling(K, dim, box=box, prior=prior, seed=0)
     assert_matches(result, exact.value, exact.multiplicity)
 
 
@@ -242,7 +258,7 @@ def test_volume_scaling_dln_222() -> None:
     K, dim = dln_population_loss([2, 2, 2])
     exact = dln([2, 2, 2], 0)
     result = volume_scaling(K, dim, box=(-1, 1), seed=0)
-    assert_matches(result, exact.value, None)
+    assert_matches(result, exact.value, exact.multiplicity)
 
 
 # --- contracts ------------------------------------------------------------------------------
