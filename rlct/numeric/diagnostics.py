@@ -73,10 +73,10 @@ def ess(draws: np.ndarray) -> float:
     rho = 1.0 - (within - acov.mean(axis=0)) / var_plus
     rho[0] = 1.0
     # Geyer: sum consecutive pairs while positive, enforcing monotone decrease.
-    pair_sums = []
+    pair_sums: list[float] = []
     t = 0
     while t + 1 < n:
-        p = rho[t] + rho[t + 1]
+        p = float(rho[t] + rho[t + 1])
         if p <= 0:
             break
         if pair_sums and p > pair_sums[-1]:
