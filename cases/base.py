@@ -119,3 +119,18 @@ def get_case(name: str) -> type[Case]:
     if name not in cases:
         raise ValueError(f"case: unknown case {name!r}; known: {', '.join(cases)}")
     return cases[name]
+
+
+CV_STEP_TIMES_NBETA = 0.03  # eps * nbeta: ~1% stationary bias on modes of loss curvature <= ~1
+
+
+def cv_sgld_settings(*, steps: int, burnin: int, nbeta: float = 1000.0, chains: int = 4,
+                     batch_size: int = 256, localization: float = 1.0) -> SamplerSettings:
+    """The recipe calibrated on the linear and polynomial cases (reports/calibration): SGLD with
+    control variates anchored at w* (Baker et al. 2019), nbeta fixed (n >> nbeta keeps the data
+    fluctuation bias ~ nbeta / n small), eps = CV_STEP_TIMES_NBETA / nbeta."""
+    return SamplerSettings(
+        sampler="sgld", step_size=CV_STEP_TIMES_NBETA / nbeta, nbeta=nbeta, localization=localization,
+        chains=chains, steps=steps, burnin=burnin, batch_size=batch_size, control_variate=True,
+    )
+

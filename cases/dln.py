@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from cases.base import Case, Problem, torch_generator
+from cases.base import Case, Problem, cv_sgld_settings, torch_generator
 from rlct.exact import RLCT, dln
 from rlct.exact._validate import as_int, as_int_list
 from rlct.numeric.settings import SamplerSettings
@@ -114,7 +114,7 @@ class DLNCase(Case):
         rank = as_int("rank", parameters.get("rank", 0), minimum=0)
         if rank > min(widths):
             raise ValueError(f"rank: must be <= the smallest width {min(widths)}, got {rank}")
-        n = as_int("n", parameters.get("n", 10_000), minimum=2)
+        n = as_int("n", parameters.get("n", 100_000), minimum=2)
         noise_std = parameters.get("noise_std", 1.0)
         if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)) or not (
             math.isfinite(noise_std) and noise_std > 0
@@ -190,10 +190,10 @@ class DLNCase(Case):
         )
 
     def recommended(self) -> SamplerSettings:
-        return SamplerSettings(
-            sampler="sgld", step_size=1e-4, nbeta=None, localization=1.0,
-            chains=4, steps=2000, burnin=1000, batch_size=256,
-        )
+        """SGLD-CV (`cases.base.cv_sgld_settings`); longer chains above 10^3 parameters, where the
+        singular directions mix slowly (see the validation report)."""
+        return cv_sgld_settings(steps=10_000 if self.dim <= 10**3 else 20_000,
+                                burnin=3_000 if self.dim <= 10**3 else 8_000)
 
 
 def partial_module(widths: tuple[int, ...], w_star: Tensor) -> Callable[[], torch.nn.Module]:

@@ -5,7 +5,7 @@ from typing import Any
 
 import torch
 
-from cases.base import Case, Problem, torch_generator
+from cases.base import Case, Problem, cv_sgld_settings, torch_generator
 from rlct.exact import RLCT, regular
 from rlct.exact._validate import as_int
 from rlct.numeric.settings import SamplerSettings
@@ -44,4 +44,4 @@ class LinearRegressionCase(Case):
                        exact=self.exact())
 
     def recommended(self) -> SamplerSettings:
-        return SamplerSettings(step_size=1e-4, nbeta=1000.0, chains=4, steps=4000, burnin=1000)
+        return cv_sgld_settings(steps=6000, burnin=2000)

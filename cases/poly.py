@@ -25,7 +25,7 @@ import sympy
 import torch
 from torch import Tensor
 
-from cases.base import Case, Problem, torch_generator
+from cases.base import Case, Problem, cv_sgld_settings, torch_generator
 from rlct.exact import RLCT
 from rlct.exact._validate import as_int
 from rlct.numeric.settings import SamplerSettings
@@ -94,7 +94,7 @@ class PolyCase(Case):
         "2-cusp": {"f": "x**2 - y**3"},
         "20": {"f": "x; y**2", "copies": 10},
         "200": {"f": "x**2; x*y; y**2", "copies": 100},
-        "2000": {"f": "x*y**2", "copies": 1000},
+        "2000": {"f": "x*y**2", "copies": 1000, "n": 50_000},
     }
 
     @classmethod
@@ -106,7 +106,7 @@ class PolyCase(Case):
             raise ValueError("f: required (polynomials separated by ';')")
         exprs, _ = parse_generators(parameters["f"])
         copies = as_int("copies", parameters.get("copies", 1), minimum=1)
-        n = as_int("n", parameters.get("n", 10_000), minimum=2)
+        n = as_int("n", parameters.get("n", 100_000), minimum=2)
         noise_std = parameters.get("noise_std", 1.0)
         if isinstance(noise_std, str):
             try:
@@ -175,5 +175,5 @@ class PolyCase(Case):
         return Problem(case=self.name, parameters=dict(self.parameters), target=target, exact=self.exact())
 
     def recommended(self) -> SamplerSettings:
-        return SamplerSettings(sampler="sgld", step_size=1e-4, nbeta=None, localization=1.0,
-                               chains=4, steps=2000, burnin=1000, batch_size=256)
+        """SGLD-CV; long chains, since the flat directions of K relax at rate ~ eps * gamma."""
+        return cv_sgld_settings(steps=30_000, burnin=10_000)

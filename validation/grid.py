@@ -26,6 +26,7 @@ A grid file has up to three kinds of tables; unknown keys anywhere are rejected 
     batch_size = [256, "full"]    # "full": the whole data set each step
     psgld_alpha = [0.99]
     psgld_eps = [1e-5]
+    control_variate = [false, true]  # SGLD-CV: control variates anchored at w*
 
 The settings swept are the union of the sub-grids' products (duplicates removed).
 """
@@ -52,6 +53,7 @@ GRID_KEYS = (
     "batch_size",
     "psgld_alpha",
     "psgld_eps",
+    "control_variate",
 )
 NBETA_SYMBOLS = ("default", "batch")
 SCALE_SYMBOLS = ("smallest", "all")
@@ -144,6 +146,7 @@ class SubGrid:
     batch_size: tuple[int | str, ...] = (256,)
     psgld_alpha: tuple[float, ...] = (0.99,)
     psgld_eps: tuple[float, ...] = (1e-5,)
+    control_variate: tuple[bool, ...] = (False,)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "grid") -> SubGrid:
@@ -167,6 +170,9 @@ class SubGrid:
                 elif key == "batch_size":
                     if item != "full":
                         _number(name, item, integer=True)
+                elif key == "control_variate":
+                    if not isinstance(item, bool):
+                        raise ValueError(f"{name}: expected true or false, got {item!r}")
                 elif key in ("chains", "steps"):
                     _number(name, item, integer=True)
                 else:
@@ -207,6 +213,7 @@ class SubGrid:
                         batch_size=batch,
                         psgld_alpha=float(point["psgld_alpha"]),
                         psgld_eps=float(point["psgld_eps"]),
+                        control_variate=bool(point["control_variate"]),
                     )
                 )
             except ValueError as err:

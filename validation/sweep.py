@@ -217,6 +217,7 @@ def validate(
     progress: bool = False,
     argv: Sequence[str] | None = None,
     llc_estimator: str = "rlct",
+    max_parameters: int | None = None,
 ) -> SweepSummary:
     """Run the validation sweep and write its report (``<out>/README.md`` and friends).
 
@@ -245,7 +246,7 @@ def validate(
     out_dir = Path(out if out is not None else default_out)
     jobs = plan_validation(
         mode, cases=cases, seeds=seeds, device=concrete, dtype=dtype, registry=registry,
-        llc_estimator=llc_estimator,
+        llc_estimator=llc_estimator, max_parameters=max_parameters,
     )
     if not jobs:
         raise ValueError("cases: no case has a scale to run")

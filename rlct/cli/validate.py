@@ -97,7 +97,17 @@ def register(subparsers: Any) -> None:
         help="whose LLC estimator: rlct (ours) or devinterp (devinterp 2.0.1 with the same "
         "settings; needs `pip install 'rlct[devinterp]'`)",
     )
+    parser.add_argument(
+        "--max-parameters", type=int, default=None, metavar="D",
+        help="with --full: skip scales with more than D parameters (default 1e6 on CPU, 1e8 on CUDA)",
+    )
     parser.set_defaults(handler=run)
+
+
+def _max_parameters(value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise ValueError(f"--max-parameters: expected a positive integer, got {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         retry_errors=args.retry_errors,
         progress=not args.no_progress,
         llc_estimator=args.estimator,
+        max_parameters=_max_parameters(args.max_parameters),
     )
     head = summary.headline
     print(f"report: {summary.report}")
