@@ -176,4 +176,4 @@ class PolyCase(Case):
 
     def recommended(self) -> SamplerSettings:
         """SGLD-CV; long chains, since the flat directions of K relax at rate ~ eps * gamma."""
-        return cv_sgld_settings(steps=30_000, burnin=10_000)
+        return cv_sgld_settings(steps=12_000, burnin=4_000)
