@@ -41,20 +41,24 @@ def layer_shapes(widths: tuple[int, ...]) -> list[tuple[int, int]]:
 
 
 def unflatten(w: Tensor, widths: tuple[int, ...]) -> list[Tensor]:
-    """(C, d) flat parameters -> [W_1 (C, H_1, H_0), ..., W_L (C, H_L, H_{L-1})] (views)."""
-    out, start = [], 0
-    for rows, cols in layer_shapes(widths):
-        out.append(w[:, start : start + rows * cols].view(w.shape[0], rows, cols))
-        start += rows * cols
-    return out
+    """(C, d) flat parameters -> [W_1 (C, H_1, H_0), ..., W_L (C, H_L, H_{L-1})] (views).
+
+    One ``split`` rather than L slices: its backward writes the (C, d) gradient once (a cat)
+    instead of zero-filling L full-size buffers and summing them."""
+    shapes = layer_shapes(widths)
+    parts = w.split([rows * cols for rows, cols in shapes], dim=1)
+    return [part.view(w.shape[0], rows, cols) for part, (rows, cols) in zip(parts, shapes)]
 
 
 def forward(w: Tensor, x: Tensor, widths: tuple[int, ...]) -> Tensor:
-    """Network output for C chains: w (C, d), x (C, b, H_0) -> (C, b, H_L)."""
-    h = x
+    """Network output for C chains: w (C, d), x (C, b, H_0) -> (C, b, H_L).
+
+    Computed on transposed activations, h^T <- W_l h^T (C, H_l, b), so that autograd produces
+    each weight gradient contiguous and reshapes it into the flat gradient without a copy."""
+    h = x.transpose(1, 2)
     for weight in unflatten(w, widths):
-        h = torch.bmm(h, weight.transpose(1, 2))
-    return h
+        h = torch.bmm(weight, h)
+    return h.transpose(1, 2)
 
 
 def make_loss(widths: tuple[int, ...], noise_std: float) -> Callable[[Tensor, tuple[Tensor, ...]], Tensor]:
