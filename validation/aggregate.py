@@ -110,7 +110,8 @@ def cell_table(frame: pd.DataFrame, by_settings: bool = False) -> pd.DataFrame:
                 "steps_per_second": float(group["steps_per_second"].astype(float).mean()),
                 "chain_gradient_rows": float(first.get("chains") or math.nan)
                 * float(first.get("steps") or math.nan)
-                * rows_per_step,
+                * rows_per_step
+                * (2.0 if _is_true(first.get("control_variate")) and first.get("sampler") != "mala" else 1.0),
                 "messages": " | ".join(messages)[:300],
             }
         )
@@ -262,3 +263,9 @@ def recommend(settings_table: pd.DataFrame) -> pd.DataFrame:
     if not rows:
         return settings_table.iloc[0:0]
     return pd.DataFrame(rows).reset_index(drop=True)
+
+
+def _is_true(value: object) -> bool:
+    """A stored boolean (True, numpy bool, "True"); NaN and missing are False."""
+    return value is True or str(value) == "True"
+

@@ -273,8 +273,9 @@ def write_validation_report(
 
 
 def _setting_label(row: pd.Series) -> str:
+    cv = str(row.get("control_variate")) == "True"  # CV doubles the gradient rows per step
     parts = [
-        str(row["sampler"]),
+        str(row["sampler"]) + ("-cv" if cv else ""),
         f"ε={_num(row['step_size'])}",
         f"nβ={_nbeta_text(row['nbeta'])}",
         f"γ={_num(row['localization'])}",
