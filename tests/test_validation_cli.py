@@ -99,3 +99,14 @@ def test_rlct_validate_quick_end_to_end_with_the_real_estimator(tmp_path):
     second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert second.returncode == 0 and "1 already done, 0 ran" in second.stdout
     assert (out / "cells.csv").read_text() == cells
+
+
+def test_report_only_writes_a_partial_report_without_running(tmp_path, capsys):
+    from rlct.cli import main
+
+    out = tmp_path / "partial"
+    assert main(["validate", "--full", "--cases", "linreg", "--seeds", "1", "--out", str(out),
+                 "--report-only", "--no-progress"]) == 0
+    text = (out / "README.md").read_text()
+    assert "Partial sweep" in text and "have not run" in text
+    assert not any((out / "results").glob("*.json")) if (out / "results").exists() else True

@@ -233,6 +233,14 @@ def write_validation_report(
             f"- {len(stats.lost)} jobs were lost to worker failures in this run and are missing; "
             "rerun the command to run them."
         )
+    if len(frame) < len(jobs):
+        done = {str(i) for i in frame["job_id"]} if "job_id" in frame else set()
+        missing = sorted({f"{j.case}/{j.scale}" for j in jobs if j.id not in done}) if done else []
+        lines.append(
+            f"- **Partial sweep: {len(jobs) - len(frame)} of {len(jobs)} planned jobs have not run**"
+            + (f" ({', '.join(missing)})" if missing else "")
+            + "; the figures above cover the finished jobs only. Rerun the command to complete it."
+        )
     diverged = int((frame["status"] == "diverged").sum()) if not frame.empty else 0
     errors = int((frame["status"] == "error").sum()) if not frame.empty else 0
     lines += [

@@ -218,12 +218,14 @@ def validate(
     argv: Sequence[str] | None = None,
     llc_estimator: str = "rlct",
     max_parameters: int | None = None,
+    report_only: bool = False,
 ) -> SweepSummary:
     """Run the validation sweep and write its report (``<out>/README.md`` and friends).
 
     ``llc_estimator``: ``"rlct"`` (ours) or ``"devinterp"`` (devinterp 2.0.1 with the same
-    settings, if installed). ``estimator`` and ``registry`` default to the real estimator and
-    `cases.registry()` (injectable for tests); ``argv`` is recorded in the manifest.
+    settings, if installed). ``report_only``: run nothing, write the report from the jobs stored
+    so far (the report counts the planned jobs that are missing). ``estimator`` and ``registry``
+    default to the real estimator and `cases.registry()` (injectable for tests); ``argv`` is recorded in the manifest.
     """
     from validation import report
 
@@ -251,18 +253,22 @@ def validate(
     if not jobs:
         raise ValueError("cases: no case has a scale to run")
     store = ResultStore(out_dir)
-    stats = run_jobs(
-        jobs,
-        store,
-        executor,
-        estimator=estimator,
-        cases=registry,
-        retry_errors=retry_errors,
-        progress=progress,
-    )
+    if report_only:
+        stats = SweepStats(planned=len(jobs), skipped=sum(store.has(j.id) for j in jobs))
+    else:
+        stats = run_jobs(
+            jobs,
+            store,
+            executor,
+            estimator=estimator,
+            cases=registry,
+            retry_errors=retry_errors,
+            progress=progress,
+        )
     case_list = cases if cases is None or isinstance(cases, str) else ",".join(cases)
     command = validate_command(
-        mode, case_list, seeds, executor_text, out_dir, device, dtype, llc_estimator
+        mode, case_list, seeds, executor_text, out_dir, device, dtype, llc_estimator,
+        max_parameters,
     )
     config = {
         "sweep": "validate",
@@ -300,6 +306,7 @@ def validate_command(
     device: str,
     dtype: str,
     llc_estimator: str = "rlct",
+    max_parameters: int | None = None,
 ) -> str:
     """The `rlct validate` command line that regenerates a report."""
     parts = ["rlct", "validate", f"--{mode}"]
@@ -310,6 +317,8 @@ def validate_command(
     parts += ["--seeds", str(seeds), "--executor", executor, "--device", device]
     if dtype != "float64":
         parts += ["--dtype", dtype]
+    if max_parameters is not None:
+        parts += ["--max-parameters", str(max_parameters)]
     parts += ["--out", str(out)]
     return shlex.join(parts)
 

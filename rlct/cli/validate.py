@@ -101,6 +101,11 @@ def register(subparsers: Any) -> None:
         "--max-parameters", type=int, default=None, metavar="D",
         help="with --full: skip scales with more than D parameters (default 1e6 on CPU, 1e8 on CUDA)",
     )
+    parser.add_argument(
+        "--report-only", action="store_true",
+        help="run nothing: write the report from the jobs already stored in --out "
+        "(a partial sweep's report says how many planned jobs are missing)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -128,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         llc_estimator=args.estimator,
         max_parameters=_max_parameters(args.max_parameters),
+        report_only=args.report_only,
     )
     head = summary.headline
     print(f"report: {summary.report}")
