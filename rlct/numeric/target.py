@@ -83,7 +83,12 @@ class Target:
         idx = torch.randint(
             0, self.n, (chains, batch_size), generator=generator, device=generator.device
         ).to(self.data[0].device)
-        return tuple(t[idx] for t in self.data)
+        # index_select on the flat indices: the same rows as t[idx], but a serial kernel (advanced
+        # indexing opens a parallel region, which stalls when the cores are shared) and faster.
+        flat = idx.reshape(-1)
+        return tuple(
+            torch.index_select(t, 0, flat).view(chains, batch_size, *t.shape[1:]) for t in self.data
+        )
 
     def full_loss(self, w: Tensor, chunk: int = 65536) -> Tensor:
         """L_n(w) for w shaped (C, d) on the whole data set (differentiable when
