@@ -25,7 +25,7 @@ import sympy
 import torch
 from torch import Tensor
 
-from cases.base import Case, Problem, cv_sgld_settings, torch_generator
+from cases.base import Case, Problem, mala_settings, torch_generator
 from rlct.exact import RLCT
 from rlct.exact._validate import as_int
 from rlct.numeric.settings import SamplerSettings
@@ -172,11 +172,32 @@ class PolyCase(Case):
             pred = f(w).reshape(w.shape[0], 1, copies * outputs) * xb
             return scale * (yb - pred).square().sum(dim=2).mean(dim=1)
 
+        # L_n(w) from sufficient statistics (exact, O(d) per chain instead of O(n d)):
+        # mean ||y - f x||^2 = mean ||y||^2 - 2 f . mean(x y) + ||f||^2 mean(x^2).
+        sxx = x.square().mean().to(device)
+        sxy = (x * y).mean(dim=0).to(device)
+        syy = y.square().sum(dim=1).mean().to(device)
+
+        def full_data_loss(w: Tensor) -> Tensor:
+            fw = f(w).reshape(w.shape[0], copies * outputs)
+            return scale * (syy - 2.0 * fw @ sxy + fw.square().sum(dim=1) * sxx)
+
         target = Target(loss=loss, data=(x.to(device), y.to(device)),
                         w_star=torch.zeros(len(symbols) * copies, dtype=dtype, device=device),
-                        name=f"poly[{self.parameters['f']}] x{copies}")
+                        name=f"poly[{self.parameters['f']}] x{copies}",
+                        full_data_loss=full_data_loss)
         return Problem(case=self.name, parameters=dict(self.parameters), target=target, exact=self.exact())
 
     def recommended(self) -> SamplerSettings:
-        """SGLD-CV; long chains, since the flat directions of K relax at rate ~ eps * gamma."""
-        return cv_sgld_settings(steps=12_000, burnin=4_000)
+        """Full-batch MALA on the sufficient-statistics loss (O(d) per step), nbeta = 1000, gamma = 1,
+        eps = 3e-4 (acceptance 0.95-1 up to d = 200, 0.2-0.6 at d = 2000).
+
+        The flat directions of K relax at rate ~ eps * gamma, so the step size sets the chain
+        length; MALA takes steps 10x those of the SGLD-CV recipe (eps = 3e-5) with no
+        discretization bias. Measured with SGLD-CV (12k steps) against MALA (nbeta = 1000):
+        x*y 0.297 vs 0.37, x^2 - y^3 0.316 vs 0.36, 1000 copies of x*y^2 188.8 vs 211.8, where
+        the finite-nbeta values of the estimator itself (1-D/2-D quadrature of E_t[t K] under the
+        same localization) are 0.381, 0.368 and 220.1 minus ~10 of data fluctuation."""
+        if self.dim >= 1000:
+            return mala_settings(step_size=3e-4, steps=30_000, burnin=6_000)
+        return mala_settings(step_size=3e-4, steps=20_000, burnin=4_000)

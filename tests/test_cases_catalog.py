@@ -140,6 +140,15 @@ def test_poly_loss_is_half_the_sum_of_squares_in_expectation():
     assert excess == pytest.approx(expected, rel=0.02)
 
 
+@pytest.mark.parametrize("f, copies", [("x; y**2", 1), ("x**2 - y**3", 3), ("x*y**2", 5), ("x**2; x*y; y**2", 2)])
+def test_poly_sufficient_statistics_equal_the_row_wise_loss(f, copies):
+    """The O(d) full-data loss (used by MALA) against the mean per-example loss over all n rows."""
+    target = PolyCase(f=f, copies=copies, n=3000).build(seed=1).target
+    w = 0.4 * torch.randn(3, target.dim, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert target.full_data_loss is not None
+    torch.testing.assert_close(target.full_data_loss(w), target._chunked_loss(w, chunk=512), rtol=1e-12, atol=1e-12)
+
+
 def test_linreg_hessian_is_full_rank():
     case = get_case("linreg")(d=5, n=5000)
     target = case.build(seed=0).target
