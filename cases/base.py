@@ -134,3 +134,15 @@ def cv_sgld_settings(*, steps: int, burnin: int, nbeta: float = 1000.0, chains: 
         chains=chains, steps=steps, burnin=burnin, batch_size=batch_size, control_variate=True,
     )
 
+
+def mala_settings(*, step_size: float, steps: int, burnin: int, nbeta: float = 1000.0, chains: int = 4,
+                  localization: float = 1.0) -> SamplerSettings:
+    """Full-batch MALA (Roberts & Tweedie 1996) at the same nbeta and gamma as the SGLD-CV recipe:
+    it samples the tempered localized posterior exactly, so what remains is the estimator's own
+    finite-nbeta bias. For cases whose L_n(w) comes from sufficient statistics
+    (``Target.full_data_loss``), a step costs O(d) in n: no more than a minibatch step."""
+    return SamplerSettings(
+        sampler="mala", step_size=step_size, nbeta=nbeta, localization=localization,
+        chains=chains, steps=steps, burnin=burnin, batch_size=None,
+    )
+

@@ -42,10 +42,7 @@ def test_case_within_15_percent(name, scale):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: DLN above 1e3 parameters, the recommended 20k-step SGLD-CV chains are not "
-    "at equilibrium (lambda_hat still drifting; 37.5% error measured at 1e3, see README)",
-)
-def test_dln_1e3_within_15_percent():
-    assert _relative_error("dln", "1e3") < CASE_TOLERANCE
+def test_dln_1e3_within_10_percent():
+    """Widths [20, 20, 20, 20], r = 3: full-batch MALA (the recommended sampler above 10^3
+    parameters; SGLD-CV at eps = 3e-5 reads +40% here, see cases/dln.py)."""
+    assert _relative_error("dln", "1e3") < DLN_TOLERANCE
