@@ -47,7 +47,7 @@ class RRRCase(Case):
         network = DLNCase.validate(
             widths=(sizes["n_in"], sizes["n_hidden"], sizes["n_out"]),
             rank=rank,
-            n=parameters.get("n", 10_000),
+            n=parameters.get("n", 100_000),
             noise_std=parameters.get("noise_std", 1.0),
         )
         return {**sizes, "rank": rank, "n": network["n"], "noise_std": network["noise_std"]}
