@@ -5,6 +5,8 @@
 * `free_energy_quadrature`: F_n = -log int exp(-n K) phi ~ lambda log n - (m-1) log log n, by
   adaptive cubature in log-coordinates (d <= 3).
 * `oracle_for_polynomial`: either of them for a sympy polynomial K (or an ideal <f_i>).
+* `tempered_mean`: n beta E[K] under the localized tempered posterior (d <= 2), the value the
+  LLC estimator converges to at finite n beta (not lambda itself).
 
 All return an `OracleEstimate`.
 """
@@ -12,6 +14,7 @@ All return an `OracleEstimate`.
 from rlct.numeric.oracles.polynomial import oracle_for_polynomial
 from rlct.numeric.oracles.quadrature import free_energy_quadrature
 from rlct.numeric.oracles.result import OracleEstimate
+from rlct.numeric.oracles.tempered import tempered_mean
 from rlct.numeric.oracles.volume import volume_scaling
 
-__all__ = ["OracleEstimate", "free_energy_quadrature", "oracle_for_polynomial", "volume_scaling"]
+__all__ = ["OracleEstimate", "free_energy_quadrature", "oracle_for_polynomial", "tempered_mean", "volume_scaling"]
