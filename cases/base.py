@@ -95,6 +95,13 @@ class Case(ABC):
         """Estimator settings for this instance (override with calibrated values)."""
         return SamplerSettings()
 
+    def finite_nbeta_reference(self, settings: SamplerSettings) -> float | None:
+        """n beta E_p[K] under the localized tempered posterior at ``settings``' n beta and gamma,
+        computed without sampling (`rlct.numeric.oracles.tempered_mean`), or None where no such
+        computation is available. It is what an exact sampler would read with infinite data; it
+        differs from lambda by the estimator's own finite-n beta bias."""
+        return None
+
     @classmethod
     def at_scale(cls, scale: str, **overrides: Any) -> Case:
         if scale not in cls.scales:

@@ -188,6 +188,27 @@ class PolyCase(Case):
                         full_data_loss=full_data_loss)
         return Problem(case=self.name, parameters=dict(self.parameters), target=target, exact=self.exact())
 
+    def finite_nbeta_reference(self, settings: SamplerSettings) -> float | None:
+        """copies x n beta E[K_1] for one copy (the copies are independent under the product
+        posterior), by the log-coordinate quadrature of `rlct.numeric.oracles.tempered_mean`;
+        only for one or two variables per copy whose generators are all monomials (K then
+        vanishes only on the coordinate axes, where that quadrature is exact to ~1e-15)."""
+        exprs, symbols = parse_generators(self.parameters["f"])
+        if len(symbols) > 2 or any(len(sympy.Poly(e, *symbols).terms()) != 1 for e in exprs):
+            return None
+        if settings.localization <= 0:
+            return None
+        from rlct.numeric.oracles import tempered_mean
+
+        scale = 1.0 / (2.0 * self.parameters["noise_std"] ** 2)
+        generators = [sympy.lambdify(symbols, e, modules="numpy") for e in exprs]
+
+        def potential(*w):
+            return scale * sum(g(*w) ** 2 for g in generators)
+
+        nbeta = settings.resolved_nbeta(self.parameters["n"])
+        return self.parameters["copies"] * tempered_mean(potential, len(symbols), nbeta, settings.localization)
+
     def recommended(self) -> SamplerSettings:
         """Full-batch MALA on the sufficient-statistics loss (O(d) per step), nbeta = 1000, gamma = 1,
         eps = 3e-4 (acceptance 0.95-1 up to d = 200, 0.2-0.6 at d = 2000).

@@ -58,6 +58,14 @@ def test_validation_report_has_markdown_plots_csv_and_manifest(tmp_path):
     assert manifest["run"]["ran"] == 6 and len(manifest["job_ids"]) == 6
     head = summary.headline
     assert head["median_met"] and head["max_met"] and head["median_relative_error"] < 0.05
+    # the finite-nbeta reference of every cell, and the estimates' deviation from it
+    nbeta = 64 / math.log(64)
+    expected = [d / 2 * nbeta / (nbeta + 1.0) for d in (2, 10, 40)]
+    assert cells["lambda_finite_nbeta"].tolist() == pytest.approx(expected, rel=1e-12)
+    deviation = (cells["lambda_hat"] - cells["lambda_finite_nbeta"]).abs() / cells["lambda_finite_nbeta"]
+    assert head["reference_cells"] == 3
+    assert head["reference_max_deviation"] == pytest.approx(deviation.max(), rel=1e-9)
+    assert "| nβE[K] ref. | vs ref. |" in text and "Against the finite-nβ reference" in text
 
 
 def test_report_says_plainly_when_targets_are_not_met(tmp_path):

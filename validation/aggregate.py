@@ -47,6 +47,7 @@ def cell_table(frame: pd.DataFrame, by_settings: bool = False) -> pd.DataFrame:
         "lambda_exact_float",
         "multiplicity",
         "scope",
+        "lambda_finite_nbeta",
         "seeds",
         "ok",
         "diverged",
@@ -96,6 +97,9 @@ def cell_table(frame: pd.DataFrame, by_settings: bool = False) -> pd.DataFrame:
                 "lambda_exact_float": exact,
                 "multiplicity": _first_valid(group["multiplicity"]),
                 "scope": first.get("scope"),
+                "lambda_finite_nbeta": _first_valid(group["lambda_finite_nbeta"])
+                if "lambda_finite_nbeta" in group
+                else None,
                 "seeds": int(len(group)),
                 "ok": int(len(ok)),
                 "diverged": int((group["status"] == "diverged").sum()),
@@ -155,6 +159,31 @@ def headline(
         "max_target": max_target,
         "median_met": bool(complete and median <= median_target),
         "max_met": bool(complete and worst <= max_target),
+        **_reference_summary(cells),
+    }
+
+
+def reference_deviation(cells: pd.DataFrame) -> pd.Series:
+    """|lambda_hat - ref| / ref per cell, ref = n beta E[K] by quadrature (NaN where none)."""
+    if "lambda_finite_nbeta" not in cells:
+        return pd.Series(math.nan, index=cells.index)
+    ref = pd.to_numeric(cells["lambda_finite_nbeta"], errors="coerce").astype(float)
+    return (cells["lambda_hat"].astype(float) - ref).abs() / ref.abs()
+
+
+def _reference_summary(cells: pd.DataFrame) -> dict[str, Any]:
+    """How far the estimates are from the finite-n beta references, over cells that have one:
+    the sampler's error with the estimator's own finite-n beta bias taken out."""
+    deviation = reference_deviation(cells)
+    measured = deviation[np.isfinite(deviation)]
+    if not len(measured):
+        return {"reference_cells": 0}
+    worst = cells.loc[measured.idxmax()]
+    return {
+        "reference_cells": int(len(measured)),
+        "reference_median_deviation": float(np.median(measured)),
+        "reference_max_deviation": float(np.max(measured)),
+        "reference_worst_cell": f"{worst['case']}/{worst['scale']}",
     }
 
 

@@ -47,6 +47,7 @@ COLUMNS = (
     "lambda_exact_float",
     "multiplicity",
     "scope",
+    "lambda_finite_nbeta",
     "llc_mean",
     "llc_stderr",
     "llc_stderr_ess",
@@ -217,6 +218,9 @@ def run_job(
             multiplicity=int(exact.multiplicity),
             scope=exact.scope,
         )
+        reference = getattr(case, "finite_nbeta_reference", None)
+        reference = reference(job.settings) if reference is not None else None
+        row["lambda_finite_nbeta"] = float(reference) if reference is not None else None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             built = time.perf_counter()

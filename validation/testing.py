@@ -74,6 +74,11 @@ class QuadraticCase:
     def recommended(self) -> SamplerSettings:
         return SamplerSettings(chains=2, steps=40, burnin=20, batch_size=8)
 
+    def finite_nbeta_reference(self, settings: SamplerSettings) -> float:
+        """n beta E[|w|^2 / 2] = (d / 2) n beta / (n beta + gamma) (Gaussian posterior), n = 64."""
+        nbeta = settings.resolved_nbeta(64)
+        return self.parameters["d"] / 2 * nbeta / (nbeta + settings.localization)
+
     def build(self, *, seed: int = 0, device: Any = "cpu", dtype: Any = None) -> Any:
         import torch
 
