@@ -23,8 +23,12 @@ from rlct.numeric.settings import SamplerSettings
 class RRRCase(Case):
     name = "rrr"
     description = "reduced-rank regression y = BAx, N inputs, H hidden, M outputs (Aoyagi-Watanabe 2005)"
+    # "1e1" (m = 1) comes first: `rlct validate --quick` runs it. "1e1-m2" (lambda = 1, m = 2)
+    # shows the estimator's finite-nbeta bias for m > 1, E[nbeta K] ~ lambda - (m - 1)/log(nbeta):
+    # -14.5% at nbeta = 1000, whatever the sampler.
     scales = {
-        "1e1": {"n_in": 2, "n_hidden": 1, "n_out": 2, "rank": 0},
+        "1e1": {"n_in": 2, "n_hidden": 2, "n_out": 2, "rank": 0},
+        "1e1-m2": {"n_in": 2, "n_hidden": 1, "n_out": 2, "rank": 0},
         "1e2": {"n_in": 10, "n_hidden": 5, "n_out": 8, "rank": 2},
         "1e3": {"n_in": 30, "n_hidden": 15, "n_out": 25, "rank": 5},
         "1e4": {"n_in": 100, "n_hidden": 50, "n_out": 90, "rank": 10},

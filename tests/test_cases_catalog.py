@@ -224,4 +224,5 @@ def test_cli_cases_list_and_show(capsys):
     import json
 
     shown = json.loads(capsys.readouterr().out)
-    assert shown["name"] == "rrr" and shown["scales"][0]["lambda"] == "1"
+    assert shown["name"] == "rrr" and shown["scales"][0]["lambda"] == "3/2"  # (2, 2, 2), r = 0
+    assert shown["scales"][1]["lambda"] == "1" and shown["scales"][1]["multiplicity"] == 2
