@@ -192,7 +192,8 @@ class PolyCase(Case):
         """copies x n beta E[K_1] for one copy (the copies are independent under the product
         posterior), by the log-coordinate quadrature of `rlct.numeric.oracles.tempered_mean`;
         only for one or two variables per copy whose generators are all monomials (K then
-        vanishes only on the coordinate axes, where that quadrature is exact to ~1e-15)."""
+        vanishes only on the coordinate axes, where that quadrature matches closed-form
+        reductions to ~1e-12)."""
         exprs, symbols = parse_generators(self.parameters["f"])
         if len(symbols) > 2 or any(len(sympy.Poly(e, *symbols).terms()) != 1 for e in exprs):
             return None
@@ -218,7 +219,7 @@ class PolyCase(Case):
         discretization bias. Measured with SGLD-CV (12k steps) against MALA (nbeta = 1000):
         x*y 0.297 vs 0.37, x^2 - y^3 0.316 vs 0.36, 1000 copies of x*y^2 188.8 vs 211.8, where
         the finite-nbeta values of the estimator itself (1-D/2-D quadrature of E_t[t K] under the
-        same localization) are 0.381, 0.368 and 220.1 minus ~10 of data fluctuation."""
+        same localization) are 0.381, ~0.37 and 220.1 minus ~10 of data fluctuation."""
         if self.dim >= 1000:
             return mala_settings(step_size=3e-4, steps=30_000, burnin=6_000)
         return mala_settings(step_size=3e-4, steps=20_000, burnin=4_000)
