@@ -46,6 +46,20 @@ def test_mala_has_no_devinterp_counterpart():
     assert devinterp_adapter.describe_arguments(SamplerSettings(sampler="mala")).startswith("n/a")
 
 
+def test_control_variates_have_no_devinterp_counterpart():
+    """SGLD-CV must not be passed off as devinterp's plain SGLD under the same settings."""
+    cv = SamplerSettings(control_variate=True)
+    with pytest.raises(ValueError, match="^control_variate: devinterp has no SGLD with control"):
+        devinterp_adapter.devinterp_arguments(cv)
+    assert devinterp_adapter.describe_arguments(cv).startswith("n/a")
+    assert not devinterp_adapter.supports(cv) and not devinterp_adapter.supports(
+        SamplerSettings(sampler="mala", batch_size=None)
+    )
+    assert devinterp_adapter.supports(SamplerSettings()) and devinterp_adapter.supports(
+        SamplerSettings(sampler="psgld")
+    )
+
+
 def test_run_without_devinterp_says_so(monkeypatch):
     monkeypatch.setattr(devinterp_adapter, "available", lambda: False)
     with pytest.raises(ValueError, match="^devinterp: devinterp is not installed"):

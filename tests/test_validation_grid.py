@@ -7,6 +7,7 @@ import math
 import pytest
 
 from validation.grid import DEFAULT_GRID_TOML, CalibrationGrid, SubGrid
+from validation.sweep import plan_calibration
 
 
 def test_default_grid_parses_and_is_a_union_of_pair_grids():
@@ -48,6 +49,13 @@ def test_symbols_resolve():
         ("[sweep]\nscales = 'largest'", r"^sweep\.scales: "),
         ("[targets]\nbucket_edges = [10, 5]", r"^targets\.bucket_edges: "),
         ("[grid\nsteps = 1", r"^grid: .* is not valid TOML"),
+        ("[sweep]\nestimators = ['pyro']", r"^sweep\.estimators: expected a non-empty list"),
+        ("[sweep]\nestimators = []", r"^sweep\.estimators: expected a non-empty list"),
+        ("[sweep]\nestimators = 'rlct'", r"^sweep\.estimators: expected a list"),
+        ("[sweep]\ncase_scales = 3", r"^sweep\.case_scales: expected a table"),
+        ("[sweep]\ncase_scales = {dln = 'largest'}", r"^sweep\.case_scales\.dln: expected one of"),
+        ("[sweep]\ncase_scales = {dln = [1]}", r"^sweep\.case_scales\.dln: expected scale names"),
+        ("[sweep]\ncase_scales = {dln = []}", r"^sweep\.case_scales\.dln: expected scale names"),
     ],
 )
 def test_bad_grids_raise_naming_the_key(text, message):
@@ -71,3 +79,40 @@ def test_to_dict_round_trips_through_from_dict():
     data = grid.to_dict()
     data["sweep"] = {k: v for k, v in data["sweep"].items() if v is not None}
     assert CalibrationGrid.from_dict(data) == grid
+
+
+CASE_SCALES_TOML = """
+[sweep]
+seeds = 1
+scales = "smallest"
+cases = ["dln", "linreg", "rrr"]
+case_scales = {dln = ["1e2", "1e3"], linreg = "all"}
+[[grid]]
+step_size = [1e-5, 1e-4]
+"""
+
+
+def test_case_scales_override_the_sweep_scales_per_case():
+    grid = CalibrationGrid.from_toml(CASE_SCALES_TOML)
+    assert grid.scales_for("dln") == ("1e2", "1e3") and grid.scales_for("rrr") == "smallest"
+    jobs = plan_calibration(grid)
+    cells = sorted({(j.case, j.scale) for j in jobs})
+    assert cells == [("dln", "1e2"), ("dln", "1e3"), ("linreg", "1e1"), ("linreg", "1e2"),
+                     ("linreg", "1e3"), ("rrr", "1e1")]
+    assert len(jobs) == len(cells) * 2  # two settings, one seed
+    data = grid.to_dict()
+    data["sweep"] = {k: v for k, v in data["sweep"].items() if v is not None}
+    assert CalibrationGrid.from_dict(data) == grid
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ('{dln = ["1e2", "9e9"]}', r"^sweep\.case_scales\.dln: unknown scale\(s\) \['9e9'\]"),
+        ('{dnl = ["1e2"]}', r"^sweep\.case_scales\.dnl: unknown case"),
+    ],
+)
+def test_case_scales_must_name_known_cases_and_scales(table, message):
+    grid = CalibrationGrid.from_toml(f"[sweep]\ncase_scales = {table}\n[[grid]]\nsteps = [10]")
+    with pytest.raises(ValueError, match=message):
+        plan_calibration(grid)

@@ -188,3 +188,57 @@ def test_calibration_without_any_accurate_setting_says_no(tmp_path):
     assert rows and all(r["meets targets"] == "**NO**" for r in rows)
     assert all(math.isclose(float(r["median rel. error"].rstrip("%")), 30.0, abs_tol=3)
                for r in rows)
+
+
+DEVINTERP_GRID = GRID.replace("seeds = 1\n", 'seeds = 1\nestimators = ["rlct", "devinterp"]\n') + """
+[[grid]]
+sampler = ["mala"]
+batch_size = ["full"]
+steps = [40]
+chains = [2]
+
+[[grid]]
+control_variate = [true]
+steps = [40]
+chains = [2]
+batch_size = [8]
+"""
+
+
+def test_calibration_runs_devinterp_on_the_settings_it_has(tmp_path, monkeypatch):
+    """With estimators = ["rlct", "devinterp"], devinterp's estimator runs the plain-SGLD
+    settings only (it has no MALA and no control variates), its rows are labelled as its own,
+    and each bucket gets one recommendation per estimator, ours first."""
+    from validation import devinterp_adapter
+    from validation.sweep import plan_calibration
+
+    monkeypatch.setattr(devinterp_adapter, "available", lambda: True)
+    grid = CalibrationGrid.from_toml(DEVINTERP_GRID)
+    jobs = plan_calibration(grid, registry=REGISTRY)
+    ours = [j for j in jobs if j.estimator == "rlct"]
+    theirs = [j for j in jobs if j.estimator == "devinterp"]
+    assert len(ours) == 2 * 7 and len(theirs) == 2 * 5  # 2 cells x settings
+    assert {(j.settings.sampler, j.settings.control_variate) for j in theirs} == {("sgld", False)}
+    assert len({j.id for j in jobs}) == len(jobs)  # same settings, other estimator: other job
+
+    summary = calibrate(grid=grid, out=tmp_path, device="cpu", registry=REGISTRY,
+                        estimator=_StepSensitive())
+    recommendation = pd.read_csv(tmp_path / "recommendation.csv")
+    assert list(recommendation["bucket"]) == ["<5", "<5", ">=5", ">=5"]
+    labels = list(recommendation["setting"])
+    assert not labels[0].startswith("devinterp") and labels[1].startswith("devinterp's estimator: sgld")
+    assert recommendation["devinterp 2.0.1"].iloc[1].startswith("lr=0.0001")
+    text = summary.report.read_text()
+    matrix = text[text.index("## Signed error per case × scale"):text.index("## Heatmaps")]
+    assert "quadratic/d2 (d=2)" in matrix and "quadratic/d10 (d=10)" in matrix
+    assert matrix.count("devinterp's estimator: ") == 5
+    assert "+30." in matrix and "mala" in matrix
+
+
+def test_calibration_with_devinterp_needs_devinterp(monkeypatch):
+    from validation import devinterp_adapter
+    from validation.sweep import plan_calibration
+
+    monkeypatch.setattr(devinterp_adapter, "available", lambda: False)
+    with pytest.raises(ValueError, match="^sweep.estimators: devinterp is not installed"):
+        plan_calibration(CalibrationGrid.from_toml(DEVINTERP_GRID), registry=REGISTRY)

@@ -25,6 +25,19 @@ def settings_key_columns() -> list[str]:
     return list(SETTINGS_FIELDS)
 
 
+def calibration_key_columns() -> list[str]:
+    """What distinguishes two calibration rows: the sampler settings and whose estimator ran
+    them (``rlct`` or ``devinterp``)."""
+    return [*SETTINGS_FIELDS, "estimator"]
+
+
+def with_estimator(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows stored before the estimator column existed were ours."""
+    if "estimator" in frame.columns:
+        return frame.assign(estimator=frame["estimator"].fillna("rlct"))
+    return frame.assign(estimator="rlct")
+
+
 def _se_over_seeds(group: pd.DataFrame) -> float:
     values = group["llc_mean"].to_numpy(dtype=float)
     if len(values) >= 2:
@@ -38,7 +51,9 @@ def _se_over_seeds(group: pd.DataFrame) -> float:
 def cell_table(frame: pd.DataFrame, by_settings: bool = False) -> pd.DataFrame:
     """One row per case x scale (x settings): exact lambda, mean lambda_hat +- se over the ok
     seeds, relative error, worst R-hat, smallest ESS, mean wall time, status counts."""
-    keys = list(CELL_KEYS) + (settings_key_columns() if by_settings else [])
+    keys = list(CELL_KEYS) + (calibration_key_columns() if by_settings else [])
+    if by_settings:
+        frame = with_estimator(frame)
     columns = [
         *keys,
         "dim",
@@ -220,7 +235,7 @@ def setting_table(
     ``max_target``. Cost: chain-gradient rows = chains x steps x batch rows (deterministic),
     and the measured mean wall time per job.
     """
-    keys = settings_key_columns()
+    keys = calibration_key_columns()
     columns = [
         "bucket",
         *keys,
@@ -234,7 +249,7 @@ def setting_table(
     ]
     if cells.empty:
         return pd.DataFrame(columns=columns)
-    cells = cells.copy()
+    cells = with_estimator(cells)
     cells["bucket"] = [bucket_of(float(d), edges) if pd.notna(d) else "?" for d in cells["dim"]]
     rows = []
     for bucket, in_bucket in cells.groupby("bucket", sort=False):
@@ -273,10 +288,12 @@ def setting_table(
 
 
 def recommend(settings_table: pd.DataFrame) -> pd.DataFrame:
-    """Per bucket: the cheapest setting that meets the targets (``meets_targets`` True), or,
-    if none does, the covering setting with the smallest max error, marked as not meeting."""
+    """Per bucket and estimator: the cheapest setting that meets the targets (``meets_targets``
+    True), or, if none does, the covering setting with the smallest max error, marked as not
+    meeting."""
     rows = []
-    for _bucket, group in settings_table.groupby("bucket", sort=False):
+    table = with_estimator(settings_table)
+    for _key, group in table.groupby(["bucket", "estimator"], sort=False):
         meeting = group[group["meets_targets"]]
         if len(meeting):
             best = meeting.sort_values(
@@ -291,6 +308,8 @@ def recommend(settings_table: pd.DataFrame) -> pd.DataFrame:
         rows.append(best)
     if not rows:
         return settings_table.iloc[0:0]
+    buckets = list(dict.fromkeys(table["bucket"]))
+    rows.sort(key=lambda r: (buckets.index(r["bucket"]), r["estimator"] != "rlct"))
     return pd.DataFrame(rows).reset_index(drop=True)
 
 

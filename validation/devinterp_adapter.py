@@ -72,6 +72,15 @@ NOT_INSTALLED = (
 )
 
 
+def supports(settings: SamplerSettings) -> bool:
+    """True if devinterp 2.0.1 has the same sampler as ``settings`` (plain SGLD or pSGLD)."""
+    try:
+        devinterp_arguments(settings)
+    except ValueError:
+        return False
+    return True
+
+
 def available() -> bool:
     """True if devinterp (and the libraries its LLC module imports) can be imported."""
     return all(
@@ -85,10 +94,14 @@ def devinterp_arguments(settings: SamplerSettings, n: int | None = None) -> dict
     the same sampler as ``settings`` (see the module docstring for what is *not* the same).
 
     ``n`` resolves the default inverse temperature n / log n (devinterp has no such default);
-    without it ``n_beta`` is the string ``"n/log n"``. Raises ``ValueError`` for MALA.
+    without it ``n_beta`` is the string ``"n/log n"``. Raises ``ValueError`` for MALA and for
+    SGLD with control variates (devinterp has neither; mapping them to its plain SGLD would be a
+    different sampler under the same name).
     """
     if settings.sampler not in SAMPLING_METHODS:
         raise ValueError(f"sampler: devinterp has no {settings.sampler!r} sampler")
+    if settings.control_variate:
+        raise ValueError("control_variate: devinterp has no SGLD with control variates (SGLD-CV)")
     if settings.nbeta is not None:
         n_beta: float | str = float(settings.nbeta)
     elif n is not None:

@@ -6,6 +6,10 @@ A grid file has up to three kinds of tables; unknown keys anywhere are rejected 
     [sweep]                       # what to run the grid on
     seeds = 2                     # seeds per (case, scale, setting)
     scales = "all"                # "smallest", "all", or a list of scale names
+    case_scales = {dln = ["1e2", "1e3"]}  # optional; per-case scales, overriding `scales`
+    estimators = ["rlct", "devinterp"]    # optional (default ["rlct"]): whose LLC estimator
+                                          # runs each setting; devinterp runs only the settings
+                                          # it has (plain SGLD, pSGLD), needs the devinterp extra
     cases = ["dln", "rrr"]        # optional; default every registered case
     max_parameters = 1000000      # optional; skip larger scales (default: 1e6 on CPU)
     dtype = "float64"
@@ -41,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from rlct.numeric.settings import SamplerSettings
+from validation.jobs import ESTIMATORS
 
 GRID_KEYS = (
     "sampler",
@@ -229,6 +234,8 @@ class CalibrationGrid:
     seeds: int = 2
     scales: str | tuple[str, ...] = "all"
     cases: tuple[str, ...] | None = None
+    case_scales: tuple[tuple[str, str | tuple[str, ...]], ...] = ()
+    estimators: tuple[str, ...] = ("rlct",)
     max_parameters: int | None = None
     dtype: str = "float64"
     median_target: float = 0.05
@@ -242,6 +249,17 @@ class CalibrationGrid:
             raise ValueError(
                 f"sweep.scales: expected one of {SCALE_SYMBOLS} or a list of names, "
                 f"got {self.scales!r}"
+            )
+        for case_name, which in self.case_scales:
+            if isinstance(which, str) and which not in SCALE_SYMBOLS:
+                raise ValueError(
+                    f"sweep.case_scales.{case_name}: expected one of {SCALE_SYMBOLS} or a list "
+                    f"of names, got {which!r}"
+                )
+        if not self.estimators or any(e not in ESTIMATORS for e in self.estimators):
+            raise ValueError(
+                f"sweep.estimators: expected a non-empty list from {ESTIMATORS}, "
+                f"got {list(self.estimators)!r}"
             )
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"sweep.dtype: expected float32 or float64, got {self.dtype!r}")
@@ -268,7 +286,9 @@ class CalibrationGrid:
     def from_dict(cls, data: Mapping[str, Any], origin: str = "grid") -> CalibrationGrid:
         _check_keys("grid file", data, ("sweep", "targets", "grid"))
         sweep = _check_keys(
-            "sweep", data.get("sweep", {}), ("seeds", "scales", "cases", "max_parameters", "dtype")
+            "sweep",
+            data.get("sweep", {}),
+            ("seeds", "scales", "case_scales", "estimators", "cases", "max_parameters", "dtype"),
         )
         targets = _check_keys(
             "targets",
@@ -289,6 +309,31 @@ class CalibrationGrid:
                     raise ValueError(f"sweep.scales: expected scale names, got {scales!r}")
                 scales = tuple(scales)
             kwargs["scales"] = scales
+        if "case_scales" in sweep:
+            table = sweep["case_scales"]
+            if not isinstance(table, Mapping):
+                raise ValueError(
+                    f"sweep.case_scales: expected a table of case = scales, got {table!r}"
+                )
+            pairs: list[tuple[str, str | tuple[str, ...]]] = []
+            for case_name, which in table.items():
+                if isinstance(which, list):
+                    if not which or not all(isinstance(s, str) for s in which):
+                        raise ValueError(
+                            f"sweep.case_scales.{case_name}: expected scale names, got {which!r}"
+                        )
+                    which = tuple(which)
+                elif not isinstance(which, str):
+                    raise ValueError(
+                        f"sweep.case_scales.{case_name}: expected scale names, got {which!r}"
+                    )
+                pairs.append((case_name, which))
+            kwargs["case_scales"] = tuple(pairs)
+        if "estimators" in sweep:
+            names = sweep["estimators"]
+            if not isinstance(names, list) or not all(isinstance(s, str) for s in names):
+                raise ValueError(f"sweep.estimators: expected a list of names, got {names!r}")
+            kwargs["estimators"] = tuple(dict.fromkeys(names))
         if "cases" in sweep:
             names = sweep["cases"]
             if not isinstance(names, list) or not all(isinstance(s, str) for s in names):
@@ -330,6 +375,10 @@ class CalibrationGrid:
     def default(cls) -> CalibrationGrid:
         return cls.from_toml(DEFAULT_GRID_TOML, "the built-in grid")
 
+    def scales_for(self, case_name: str) -> str | tuple[str, ...]:
+        """The scales swept for one case: its `sweep.case_scales` entry, else `sweep.scales`."""
+        return dict(self.case_scales).get(case_name, self.scales)
+
     def settings(self) -> list[SamplerSettings]:
         """The union of the sub-grids' settings, duplicates removed, in grid order."""
         seen: set[tuple[Any, ...]] = set()
@@ -347,6 +396,11 @@ class CalibrationGrid:
             "sweep": {
                 "seeds": self.seeds,
                 "scales": self.scales if isinstance(self.scales, str) else list(self.scales),
+                "case_scales": {
+                    name: which if isinstance(which, str) else list(which)
+                    for name, which in self.case_scales
+                },
+                "estimators": list(self.estimators),
                 "cases": None if self.cases is None else list(self.cases),
                 "max_parameters": self.max_parameters,
                 "dtype": self.dtype,

@@ -34,7 +34,10 @@ from validation.store import ResultStore, atomic_write_json, atomic_write_text
 
 REPORT_NAME = "README.md"
 TRACE_EXAMPLES = 6
-HEATMAP_KEYS = ("sampler", "step_size", "nbeta", "localization", "chains", "steps", "batch_size")
+HEATMAP_KEYS = (
+    "step_size", "control_variate", "nbeta", "localization", "sampler", "chains", "steps",
+    "batch_size",
+)
 MAX_HEATMAPS_PER_BUCKET = 8
 HEADLINE_KEYS = ("bucket", "setting", "median rel. error", "max rel. error", "meets targets")
 
@@ -302,6 +305,7 @@ def write_validation_report(
 
 def _setting_label(row: pd.Series) -> str:
     cv = str(row.get("control_variate")) == "True"  # CV doubles the gradient rows per step
+    who = row.get("estimator", "rlct")
     parts = [
         str(row["sampler"]) + ("-cv" if cv else ""),
         f"ε={_num(row['step_size'])}",
@@ -314,7 +318,44 @@ def _setting_label(row: pd.Series) -> str:
     ]
     if row["sampler"] == "psgld":
         parts.append(f"α={_num(row['psgld_alpha'])}, λ={_num(row['psgld_eps'])}")
-    return ", ".join(parts)
+    label = ", ".join(parts)
+    return label if who in ("rlct", None) or pd.isna(who) else f"{who}'s estimator: {label}"
+
+
+def _signed_error_matrix(cells: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Settings (rows, in the order of ``table``) x case/scale (columns, by parameter count):
+    the signed relative error (lambda_hat - lambda) / lambda of the mean over ok seeds, or
+    "diverged" / "error" where no seed gave an estimate."""
+    cells = aggregate.with_estimator(cells)
+    keys = aggregate.calibration_key_columns()
+    order = cells.sort_values(["dim", "case", "scale"], kind="stable")
+    columns = list(dict.fromkeys(f"{c}/{s}" for c, s in zip(order["case"], order["scale"],
+                                                             strict=True)))
+    dims = dict(zip((f"{c}/{s}" for c, s in zip(cells["case"], cells["scale"], strict=True)),
+                    cells["dim"], strict=True))
+    by_setting: dict[str, dict[str, str]] = {}
+    for _, row in cells.iterrows():
+        label = _setting_label(row)
+        column = f"{row['case']}/{row['scale']}"
+        exact = float(row["lambda_exact_float"])
+        estimate = row["lambda_hat"]
+        if estimate is not None and pd.notna(estimate) and exact:
+            text = f"{100 * (float(estimate) - exact) / exact:+.1f}%"
+        elif int(row.get("diverged", 0) or 0):
+            text = "diverged"
+        else:
+            text = "error"
+        by_setting.setdefault(label, {})[column] = text
+    ranked = aggregate.with_estimator(table).drop_duplicates(keys)
+    ranked = ranked.assign(_theirs=ranked["estimator"] != "rlct").sort_values(
+        "_theirs", kind="stable"
+    )  # ours first, each in the order of the settings table
+    labels = list(dict.fromkeys(_setting_label(r) for _, r in ranked.iterrows()))
+    labels += [k for k in by_setting if k not in labels]
+    header = {c: f"{c} (d={int(dims[c])})" for c in columns}
+    rows = [{"setting": label, **{header[c]: by_setting[label].get(c, "") for c in columns}}
+            for label in labels if label in by_setting]
+    return pd.DataFrame(rows, columns=["setting", *header.values()])
 
 
 def _settings_from_row(row: pd.Series) -> Any:
@@ -412,7 +453,8 @@ def write_calibration_report(
         )
     recommendation = pd.DataFrame(recommendation_rows)
     atomic_write_text(root / "recommendation.csv", recommendation.to_csv(index=False))
-    figures = _heatmaps(cells, grid.bucket_edges, root / "plots")
+    ours = aggregate.with_estimator(cells)
+    figures = _heatmaps(ours[ours["estimator"] == "rlct"], grid.bucket_edges, root / "plots")
     manifest = build_manifest(
         config=config,
         command=command,
@@ -448,7 +490,8 @@ def write_calibration_report(
         "",
         "## Recommendation per parameter-count bucket",
         "",
-        f"Per bucket of parameter count d, the cheapest setting (fewest chain-gradient rows = "
+        f"Per bucket of parameter count d and per estimator (ours; devinterp's own where the "
+        f"grid's `estimators` include it), the cheapest setting (fewest chain-gradient rows = "
         f"chains × steps × batch rows) whose median relative error over the bucket's case × "
         f"scale cells is ≤ {grid.median_target:.0%} and whose max is ≤ {grid.max_target:.0%}, "
         "with every cell measured. Where no setting met that, the row says **NO** and shows the "
@@ -494,6 +537,16 @@ def write_calibration_report(
             }
         )
         lines.append(markdown_table(shown))
+        lines += [
+            "## Signed error per case × scale",
+            "",
+            "(λ̂ − λ) / λ of the mean over the seeds with no diverged chain, for every setting "
+            "(rows: ours, then devinterp's, each in the order above) and case × scale (columns, by parameter count d). "
+            "\"diverged\" or \"error\": no seed gave an estimate (see `results.csv`).",
+            "",
+            markdown_table(_signed_error_matrix(cells, table)),
+            "",
+        ]
     lines += ["## Heatmaps", ""]
     if not figures:
         lines.append("_(fewer than two varying hyperparameters in every bucket: no heatmaps)_")

@@ -175,10 +175,34 @@ def plan_calibration(
     seeds = _positive_int("seeds", seeds if seeds is not None else grid.seeds)
     limit = grid.max_parameters if grid.max_parameters is not None else _max_parameters(device)
     settings = grid.settings()
+    runs = [(setting, "rlct") for setting in settings] if "rlct" in grid.estimators else []
+    if "devinterp" in grid.estimators:
+        from validation import devinterp_adapter
+
+        if not devinterp_adapter.available():
+            raise ValueError(f"sweep.estimators: {devinterp_adapter.NOT_INSTALLED}")
+        # devinterp runs the settings it has a sampler for (plain SGLD, pSGLD), no others
+        runs += [(s, "devinterp") for s in settings if devinterp_adapter.supports(s)]
+    if not runs:
+        raise ValueError("sweep.estimators: devinterp supports none of the grid's settings")
+    per_case = dict(grid.case_scales)
+    for name in per_case:
+        if name not in registry:
+            raise ValueError(
+                f"sweep.case_scales.{name}: unknown case; registered: {', '.join(sorted(registry))}"
+            )
     jobs = []
     for name, case_cls in chosen.items():
-        for scale, case in _scales_of(case_cls, grid.scales, limit):
-            for setting in settings:
+        which = grid.scales_for(name)
+        if name in per_case and not isinstance(which, str):
+            unknown = [s for s in which if s not in case_cls.scales]
+            if unknown:
+                raise ValueError(
+                    f"sweep.case_scales.{name}: unknown scale(s) {unknown}; "
+                    f"{name} has {list(case_cls.scales)}"
+                )
+        for scale, case in _scales_of(case_cls, which, limit):
+            for setting, estimator in runs:
                 for seed in range(seeds):
                     jobs.append(
                         Job(
@@ -189,6 +213,7 @@ def plan_calibration(
                             seed=seed,
                             device=device,
                             dtype=grid.dtype,
+                            estimator=estimator,
                         )
                     )
     return jobs
