@@ -52,6 +52,8 @@ def test_symbols_resolve():
         ("[sweep]\nestimators = ['pyro']", r"^sweep\.estimators: expected a non-empty list"),
         ("[sweep]\nestimators = []", r"^sweep\.estimators: expected a non-empty list"),
         ("[sweep]\nestimators = 'rlct'", r"^sweep\.estimators: expected a list"),
+        ("[grid]\ncases = 'dln'", r"^grid\.cases: expected a list of case names"),
+        ("[[grid]]\nsteps = [10]\n[[grid]]\ncases = []", r"^grid\[1\]\.cases: expected a list"),
         ("[sweep]\ncase_scales = 3", r"^sweep\.case_scales: expected a table"),
         ("[sweep]\ncase_scales = {dln = 'largest'}", r"^sweep\.case_scales\.dln: expected one of"),
         ("[sweep]\ncase_scales = {dln = [1]}", r"^sweep\.case_scales\.dln: expected scale names"),
@@ -115,4 +117,37 @@ def test_case_scales_override_the_sweep_scales_per_case():
 def test_case_scales_must_name_known_cases_and_scales(table, message):
     grid = CalibrationGrid.from_toml(f"[sweep]\ncase_scales = {table}\n[[grid]]\nsteps = [10]")
     with pytest.raises(ValueError, match=message):
+        plan_calibration(grid)
+
+
+SUBGRID_CASES_TOML = """
+[sweep]
+seeds = 1
+scales = "smallest"
+cases = ["dln", "linreg", "rrr"]
+[[grid]]
+step_size = [1e-5, 1e-4]
+[[grid]]
+cases = ["dln", "rrr"]
+sampler = ["mala"]
+batch_size = ["full"]
+"""
+
+
+def test_a_sub_grid_can_be_restricted_to_some_cases():
+    grid = CalibrationGrid.from_toml(SUBGRID_CASES_TOML)
+    assert len(grid.settings()) == 3 and len(grid.settings("linreg")) == 2
+    jobs = plan_calibration(grid)
+    samplers = {(j.case, j.settings.sampler) for j in jobs}
+    assert samplers == {("dln", "sgld"), ("dln", "mala"), ("linreg", "sgld"), ("rrr", "sgld"),
+                        ("rrr", "mala")}
+    assert len(jobs) == 3 + 2 + 3
+    data = grid.to_dict()
+    data["sweep"] = {k: v for k, v in data["sweep"].items() if v is not None}
+    assert CalibrationGrid.from_dict(data) == grid
+
+
+def test_sub_grid_cases_must_be_registered():
+    grid = CalibrationGrid.from_toml(SUBGRID_CASES_TOML.replace('["dln", "rrr"]', '["dln", "rr"]'))
+    with pytest.raises(ValueError, match=r"^grid\[1\]\.cases: unknown case 'rr'"):
         plan_calibration(grid)

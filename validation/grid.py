@@ -20,6 +20,7 @@ A grid file has up to three kinds of tables; unknown keys anywhere are rejected 
     bucket_edges = [1e3, 1e5, 1e7]   # parameter-count buckets
 
     [[grid]]                      # one or more sub-grids; each is a Cartesian product
+    cases = ["dln", "poly"]       # optional: run this sub-grid on these cases only
     sampler = ["sgld"]            # keys not given take the base values below
     step_size = [1e-5, 1e-4, 1e-3]
     nbeta = ["default", "batch"]  # "default": n / log n; "batch": b / log b (devinterp's)
@@ -152,12 +153,22 @@ class SubGrid:
     psgld_alpha: tuple[float, ...] = (0.99,)
     psgld_eps: tuple[float, ...] = (1e-5,)
     control_variate: tuple[bool, ...] = (False,)
+    cases: tuple[str, ...] | None = None  # None: every case of the sweep
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "grid") -> SubGrid:
-        _check_keys(where, data, GRID_KEYS)
-        values: dict[str, tuple[Any, ...]] = {}
+        _check_keys(where, data, (*GRID_KEYS, "cases"))
+        values: dict[str, Any] = {}
+        if "cases" in data:
+            names = data["cases"]
+            if not isinstance(names, list) or not names or not all(
+                isinstance(x, str) for x in names
+            ):
+                raise ValueError(f"{where}.cases: expected a list of case names, got {names!r}")
+            values["cases"] = tuple(names)
         for key, raw in data.items():
+            if key == "cases":
+                continue
             items = _as_list(f"{where}.{key}", raw)
             for i, item in enumerate(items):
                 name = f"{where}.{key}[{i}]"
@@ -190,7 +201,14 @@ class SubGrid:
         return grid
 
     def to_dict(self) -> dict[str, list[Any]]:
-        return {f.name: list(getattr(self, f.name)) for f in fields(self)}
+        return {
+            f.name: list(getattr(self, f.name))
+            for f in fields(self)
+            if getattr(self, f.name) is not None
+        }
+
+    def applies_to(self, case_name: str) -> bool:
+        return self.cases is None or case_name in self.cases
 
     def settings(self, where: str = "grid") -> list[SamplerSettings]:
         out = []
@@ -379,11 +397,14 @@ class CalibrationGrid:
         """The scales swept for one case: its `sweep.case_scales` entry, else `sweep.scales`."""
         return dict(self.case_scales).get(case_name, self.scales)
 
-    def settings(self) -> list[SamplerSettings]:
-        """The union of the sub-grids' settings, duplicates removed, in grid order."""
+    def settings(self, case_name: str | None = None) -> list[SamplerSettings]:
+        """The union of the sub-grids' settings, duplicates removed, in grid order; with
+        ``case_name``, only the sub-grids that apply to that case (their ``cases``)."""
         seen: set[tuple[Any, ...]] = set()
         out = []
         for i, grid in enumerate(self.grids):
+            if case_name is not None and not grid.applies_to(case_name):
+                continue
             for s in grid.settings(f"grid[{i}]"):
                 key = tuple(sorted(s.to_dict().items()))
                 if key not in seen:

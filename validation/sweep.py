@@ -174,17 +174,31 @@ def plan_calibration(
     chosen = select_cases(cases if cases is not None else grid.cases, registry)
     seeds = _positive_int("seeds", seeds if seeds is not None else grid.seeds)
     limit = grid.max_parameters if grid.max_parameters is not None else _max_parameters(device)
-    settings = grid.settings()
-    runs = [(setting, "rlct") for setting in settings] if "rlct" in grid.estimators else []
     if "devinterp" in grid.estimators:
         from validation import devinterp_adapter
 
         if not devinterp_adapter.available():
             raise ValueError(f"sweep.estimators: {devinterp_adapter.NOT_INSTALLED}")
-        # devinterp runs the settings it has a sampler for (plain SGLD, pSGLD), no others
-        runs += [(s, "devinterp") for s in settings if devinterp_adapter.supports(s)]
-    if not runs:
-        raise ValueError("sweep.estimators: devinterp supports none of the grid's settings")
+        if not any(devinterp_adapter.supports(s) for s in grid.settings()) and (
+            grid.estimators == ("devinterp",)
+        ):
+            raise ValueError("sweep.estimators: devinterp supports none of the grid's settings")
+
+    def runs_for(case_name: str) -> list[tuple[Any, str]]:
+        settings = grid.settings(case_name)
+        runs = [(s, "rlct") for s in settings] if "rlct" in grid.estimators else []
+        if "devinterp" in grid.estimators:
+            # devinterp runs the settings it has a sampler for (plain SGLD, pSGLD), no others
+            runs += [(s, "devinterp") for s in settings if devinterp_adapter.supports(s)]
+        return runs
+
+    for i, sub in enumerate(grid.grids):
+        for name in sub.cases or ():
+            if name not in registry:
+                raise ValueError(
+                    f"grid[{i}].cases: unknown case {name!r}; registered: "
+                    f"{', '.join(sorted(registry))}"
+                )
     per_case = dict(grid.case_scales)
     for name in per_case:
         if name not in registry:
@@ -201,6 +215,7 @@ def plan_calibration(
                     f"sweep.case_scales.{name}: unknown scale(s) {unknown}; "
                     f"{name} has {list(case_cls.scales)}"
                 )
+        runs = runs_for(name)
         for scale, case in _scales_of(case_cls, which, limit):
             for setting, estimator in runs:
                 for seed in range(seeds):
