@@ -93,6 +93,14 @@ def _sweep_frame(store: ResultStore, jobs: Sequence[Job]) -> pd.DataFrame:
     return store.load(job.id for job in jobs).reset_index(drop=True)
 
 
+def _job_time_text(frame: pd.DataFrame) -> str:
+    """The summed wall time of the jobs in ``frame`` (a resumed run's own time is not the cost)."""
+    if frame.empty or "wall_time" not in frame:
+        return ""
+    total = float(pd.to_numeric(frame["wall_time"], errors="coerce").sum())
+    return f"; the jobs' own wall times sum to {total:.0f} s ({total / 3600:.1f} h)"
+
+
 def headline_text(head: dict[str, Any]) -> list[str]:
     """Plain sentences: the figures, whether each target is met, and why not."""
     lines = [
@@ -242,7 +250,7 @@ def write_validation_report(
         + f" on {config.get('device')} ({manifest['hardware']['platform']}); "
         f"{len(jobs)} jobs ({config.get('seeds')} seeds per case × scale), executor "
         f"`{config.get('executor')}`, {manifest['wall_time_seconds']:.0f} s wall time "
-        "for this run.",
+        f"for this run{_job_time_text(frame)}.",
         "",
         "## Headline",
         "",
@@ -486,7 +494,7 @@ def write_calibration_report(
         f"Generated {manifest['created']} from commit `{manifest['git']['commit']}`"
         + (" (with local changes)" if manifest["git"]["dirty"] else "")
         + f" on {config.get('device')}; {len(jobs)} jobs, executor `{config.get('executor')}`, "
-        f"{manifest['wall_time_seconds']:.0f} s wall time for this run.",
+        f"{manifest['wall_time_seconds']:.0f} s wall time for this run{_job_time_text(frame)}.",
         "",
         "## Recommendation per parameter-count bucket",
         "",
@@ -559,7 +567,8 @@ def write_calibration_report(
         "- `recommendation.csv`: the recommendation (with the full settings as JSON).",
         "- `settings.csv`: error and cost per bucket × setting.",
         "- `cells.csv`: per case × scale × setting (mean over seeds); `results.csv`: per job.",
-        "- `traces/`, `results/`, `manifest.json` as in the validation report.",
+        "- `results/`, `manifest.json` as in the validation report; `traces/<job id>.npz` (raw "
+        "loss traces) are written too but are not needed to rebuild this report.",
         "",
     ]
     path = root / REPORT_NAME
