@@ -242,3 +242,26 @@ def test_calibration_with_devinterp_needs_devinterp(monkeypatch):
     monkeypatch.setattr(devinterp_adapter, "available", lambda: False)
     with pytest.raises(ValueError, match="^sweep.estimators: devinterp is not installed"):
         plan_calibration(CalibrationGrid.from_toml(DEVINTERP_GRID), registry=REGISTRY)
+
+
+def test_git_state_ignores_regenerated_reports(tmp_path, monkeypatch):
+    """A report being regenerated is not "local changes"; an edited code file is."""
+    import subprocess
+
+    from validation import manifest
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "README.md").write_text("old\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "-m", "init")
+    monkeypatch.setattr(manifest, "CODE_ROOT", tmp_path)
+    assert manifest.git_state()["dirty"] is False
+    (tmp_path / "reports" / "README.md").write_text("regenerated\n")
+    assert manifest.git_state()["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert manifest.git_state()["dirty"] is True

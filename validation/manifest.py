@@ -53,9 +53,12 @@ def _git(*args: str) -> str | None:
 
 
 def git_state() -> dict[str, Any]:
-    """The commit of the code that ran and whether tracked files had local changes."""
+    """The commit of the code that ran and whether tracked files had local changes.
+
+    Files under ``reports/`` do not count: they are this command's output (a report being
+    regenerated is always "changed"), not the code that produced it."""
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)reports")
     return {
         "commit": commit,
         "dirty": None if status is None else bool(status),
