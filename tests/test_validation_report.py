@@ -108,6 +108,36 @@ def test_cell_table_excludes_diverged_and_error_jobs():
     assert row["lambda_hat"] == pytest.approx(1.0) and row["relative_error"] == pytest.approx(0)
     assert row["lambda_hat_se"] == pytest.approx(0.1)  # std([1.1, 0.9]) / sqrt(2)
     assert row["chain_gradient_rows"] == 2 * 10 * 5
+    # pooled, the two seeds cancel; each run on its own is 10% off
+    assert row["relative_error_run_mean"] == pytest.approx(0.1)
+    assert row["relative_error_run_max"] == pytest.approx(0.1)
+
+
+def _scatter_cells(spread: float) -> pd.DataFrame:
+    """One case x scale under one setting, two seeds at lambda (1 - spread), lambda (1 + spread)."""
+    rows = [
+        {"case": "c", "scale": "s", "status": "ok", "llc_mean": 2.0 * (1 + sign * spread),
+         "llc_stderr": 0.01, "lambda_exact": "2", "lambda_exact_float": 2.0, "multiplicity": 1,
+         "scope": "local", "dim": 2, "n": 10, "rhat": 1.0, "ess": 100.0, "wall_time": 1.0,
+         "job_time": 1.0, "steps_per_second": 1.0, "chains": 2, "steps": 10, "batch_size": 5,
+         "message": "", "seed": seed, "sampler": "sgld", "step_size": 1e-4}
+        for seed, sign in enumerate((-1, 1))
+    ]
+    return aggregate.cell_table(pd.DataFrame(rows), by_settings=True)
+
+
+@pytest.mark.parametrize("spread, met", [(0.04, True), (0.3, False)])
+def test_targets_hold_per_run_not_only_for_the_pooled_estimate(spread, met):
+    cells = _scatter_cells(spread)
+    assert cells.iloc[0]["relative_error"] == pytest.approx(0)
+    head = aggregate.headline(cells)
+    assert head["run_max_relative_error"] == pytest.approx(spread)
+    assert head["worst_run_relative_error"] == pytest.approx(spread)
+    assert head["max_met"] is met and head["median_met"] is (spread <= 0.05)
+    table = aggregate.setting_table(cells, (1e3,))
+    assert table.iloc[0]["max_relative_error"] == pytest.approx(0)
+    assert table.iloc[0]["max_run_error"] == pytest.approx(spread)
+    assert bool(table.iloc[0]["meets_targets"]) is met
 
 
 def test_buckets():

@@ -59,6 +59,6 @@ def run(args: argparse.Namespace) -> int:
     for row in summary.headline["recommendation"]:
         print(
             f"d {row['bucket']}: {row['setting']} -> median {row['median rel. error']}, "
-            f"max {row['max rel. error']}, meets targets: {row['meets targets']}"
+            f"max {row['max rel. error']} (per run), meets targets: {row['meets targets']}"
         )
     return 1 if summary.stats.lost else 0

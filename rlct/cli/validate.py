@@ -144,6 +144,12 @@ def run(args: argparse.Namespace) -> int:
         f"max {_pct(head['max_relative_error'])} "
         f"(target <= {head['max_target']:.0%}: {'met' if head['max_met'] else 'NOT met'})"
     )
+    if "run_median_relative_error" in head:
+        print(
+            f"per run: median {_pct(head['run_median_relative_error'])}, "
+            f"max {_pct(head['run_max_relative_error'])}, worst single run "
+            f"{_pct(head['worst_run_relative_error'])} ({head['worst_run_cell']})"
+        )
     if head["missing_cells"]:
         print(f"no valid estimate for: {', '.join(head['missing_cells'])}")
     return 1 if summary.stats.lost else 0
