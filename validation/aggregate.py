@@ -2,7 +2,8 @@
 
 A *cell* is one case x scale (x settings, for calibration). Only jobs with ``status == "ok"``
 enter a cell's mean: a job with a diverged chain or an error is counted and shown, never
-averaged in. The cell's relative error is |mean over seeds of lambda_hat - lambda| / lambda.
+averaged in. The cell's relative error is |mean over seeds of lambda_hat - lambda| / lambda;
+its per-run errors are each seed's own |lambda_hat - lambda| / lambda (mean and worst).
 """
 
 from __future__ import annotations

@@ -295,7 +295,8 @@ def write_validation_report(
         "",
         "λ̂ is the mean over seeds whose jobs finished with no diverged chain; ± is the standard "
         "error over those seeds (one seed: the job's own standard error across chains). The "
-        "relative error is |λ̂ − λ| / λ. R-hat is the worst and ESS the smallest over seeds. "
+        "relative error is |λ̂ − λ| / λ; per run: the mean and the worst of each seed's own "
+        "error. R-hat is the worst and ESS the smallest over seeds. "
         "nβE[K] ref. is what an exact sampler would read with infinite data at these nβ and γ "
         "(`Case.finite_nbeta_reference`, quadrature; blank where not computable); vs ref. is "
         "|λ̂ − ref.| / ref.",
