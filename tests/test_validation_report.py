@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from validation import aggregate
+from validation import aggregate, report
 from validation.grid import CalibrationGrid
 from validation.sweep import calibrate, plan_validation, validate
 from validation.testing import REGISTRY, QuadraticCase, ScriptedEstimator
@@ -138,6 +138,17 @@ def test_targets_hold_per_run_not_only_for_the_pooled_estimate(spread, met):
     assert table.iloc[0]["max_relative_error"] == pytest.approx(0)
     assert table.iloc[0]["max_run_error"] == pytest.approx(spread)
     assert bool(table.iloc[0]["meets_targets"]) is met
+
+
+def test_unmixed_cells_are_flagged_in_the_headline():
+    cells = _scatter_cells(0.01)
+    assert aggregate.headline(cells)["unmixed_cells"] == []
+    slow = cells.assign(rhat_max=1.2, ess_min=14.0)
+    head = aggregate.headline(slow)
+    assert head["unmixed_cells"] == ["c/s (R-hat 1.2, ESS 14)"]
+    assert any("not yet mixed" in line and "c/s" in line for line in report.headline_text(head))
+    low_ess = cells.assign(ess_min=50.0)
+    assert aggregate.headline(low_ess)["unmixed_cells"] == ["c/s (R-hat 1, ESS 50)"]
 
 
 def test_buckets():

@@ -200,7 +200,28 @@ def headline(
         "max_met": bool(complete and worst <= max_target and run_worst <= max_target),
         **run,
         **_reference_summary(cells),
+        "unmixed_cells": unmixed_cells(cells),
     }
+
+
+# Mixing flags for the headline. Vehtari, Gelman, Simpson, Carpenter, Buerkner 2021
+# ("Rank-normalization, folding, and localization", Bayesian Analysis 16) ask for R-hat < 1.01
+# and a bulk ESS > 400 before trusting a posterior mean; 1.1 is Gelman & Rubin's older, looser
+# threshold. The report flags the looser failures so that an estimate whose chains visibly
+# disagree is not read as converged.
+RHAT_FLAG = 1.1
+ESS_FLAG = 100.0
+
+
+def unmixed_cells(cells: pd.DataFrame) -> list[str]:
+    """Cells whose worst seed has split R-hat > ``RHAT_FLAG`` or ESS < ``ESS_FLAG``, as
+    "case/scale (R-hat x, ESS y)"."""
+    out = []
+    for _, row in cells.iterrows():
+        rhat, ess = float(row.get("rhat_max", math.nan)), float(row.get("ess_min", math.nan))
+        if (math.isfinite(rhat) and rhat > RHAT_FLAG) or (math.isfinite(ess) and ess < ESS_FLAG):
+            out.append(f"{row['case']}/{row['scale']} (R-hat {rhat:.3g}, ESS {ess:.3g})")
+    return out
 
 
 def _run_summary(cells: pd.DataFrame) -> dict[str, Any]:

@@ -128,6 +128,13 @@ def headline_text(head: dict[str, Any]) -> list[str]:
             "This is the sampler's error; the rest of the error against λ is the estimator's "
             "own finite-nβ bias."
         )
+    if head.get("unmixed_cells"):
+        lines.append(
+            f"- Chains not yet mixed (split R-hat > {aggregate.RHAT_FLAG} or ESS < "
+            f"{aggregate.ESS_FLAG:.0f} in some seed; Vehtari et al. 2021 ask for R-hat < 1.01 "
+            f"and ESS > 400): {', '.join(head['unmixed_cells'])}. Their λ̂ may still drift with "
+            "longer chains; their standard errors understate the error."
+        )
     if head["missing_cells"]:
         lines.append(
             f"- **{len(head['missing_cells'])} of {head['cells']} cells have no valid estimate** "
