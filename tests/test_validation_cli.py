@@ -110,3 +110,13 @@ def test_report_only_writes_a_partial_report_without_running(tmp_path, capsys):
     text = (out / "README.md").read_text()
     assert "Partial sweep" in text and "have not run" in text
     assert not any((out / "results").glob("*.json")) if (out / "results").exists() else True
+
+
+def test_default_executor_is_local_processes_on_the_cpu():
+    from rlct.cli.validate import check_executor
+
+    assert check_executor(None, "cpu") == "process"
+    assert check_executor("serial", "cpu") == "serial"
+    assert check_executor("process:3", "cpu") == "process:3"
+    with pytest.raises(ValueError, match="executor"):
+        check_executor("threads", "cpu")

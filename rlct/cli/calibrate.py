@@ -41,14 +41,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     seeds = parse_seeds(args.seeds)
     cases = parse_cases(args.cases)
-    check_executor(args.executor)
+    executor = check_executor(args.executor, args.device)
     if args.grid:
         CalibrationGrid.from_file(args.grid)  # fail on a bad grid before anything runs
     summary = calibrate(
         cases=cases,
         grid=args.grid,
         seeds=seeds,
-        executor=args.executor,
+        executor=executor,
         out=args.out,
         device=args.device,
         retry_errors=args.retry_errors,

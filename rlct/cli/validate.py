@@ -8,7 +8,9 @@ from typing import Any
 EXECUTOR_HELP = (
     "where jobs run: 'serial' (this process), 'process[:N]' (N worker processes, default one "
     "per core, torch threads split between them), 'dask://HOST:PORT' (a running Dask "
-    "scheduler), 'dask-local[:N]' (a local Dask cluster); Dask needs `pip install 'rlct[dask]'`"
+    "scheduler), 'dask-local[:N]' (a local Dask cluster); Dask needs `pip install 'rlct[dask]'`. "
+    "Default: 'process' (one worker per core) when sampling on the CPU, 'serial' on CUDA (one "
+    "process keeps the GPU busy)"
 )
 
 
@@ -33,9 +35,15 @@ def parse_cases(text: str | None) -> list[str] | None:
     return names
 
 
-def check_executor(text: str) -> str:
+def check_executor(text: str | None, device: str = "cpu") -> str:
+    """The executor to use: ``text`` if given (checked), else the default for ``device``:
+    local worker processes on the CPU (jobs are independent and mostly single-core), one
+    process on CUDA."""
     from validation.executors import parse_executor
+    from validation.sweep import resolve_device
 
+    if text is None:
+        return "serial" if resolve_device(device).startswith("cuda") else "process"
     parse_executor(text)
     return text
 
@@ -48,7 +56,7 @@ def add_common_options(parser: argparse.ArgumentParser, default_out: str) -> Non
         "--seeds", metavar="N",
         help="seeds per case x scale (x setting); default 2 (--quick), 5 (--full), or the grid's",
     )
-    parser.add_argument("--executor", default="serial", metavar="SPEC", help=EXECUTOR_HELP)
+    parser.add_argument("--executor", default=None, metavar="SPEC", help=EXECUTOR_HELP)
     parser.add_argument(
         "--out", metavar="DIR", help=f"results and report directory (default: {default_out})"
     )
@@ -120,12 +128,12 @@ def run(args: argparse.Namespace) -> int:
 
     seeds = parse_seeds(args.seeds)
     cases = parse_cases(args.cases)
-    check_executor(args.executor)
+    executor = check_executor(args.executor, args.device)
     summary = validate(
         args.mode,
         cases=cases,
         seeds=seeds,
-        executor=args.executor,
+        executor=executor,
         out=args.out,
         device=args.device,
         dtype=args.dtype,
