@@ -84,6 +84,13 @@ def _max_parameters(device: str) -> int:
     return CUDA_MAX_PARAMETERS if device.startswith("cuda") else CPU_MAX_PARAMETERS
 
 
+def default_executor(device: str) -> str:
+    """The command line's executor when none is named: local worker processes (one per core)
+    when sampling on the CPU, where jobs are independent and mostly single-core; this process
+    on CUDA, where one process keeps the GPU busy."""
+    return "serial" if resolve_device(device).startswith("cuda") else "process"
+
+
 def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name}: expected a positive integer, got {value!r}")

@@ -36,14 +36,13 @@ def parse_cases(text: str | None) -> list[str] | None:
 
 
 def check_executor(text: str | None, device: str = "cpu") -> str:
-    """The executor to use: ``text`` if given (checked), else the default for ``device``:
-    local worker processes on the CPU (jobs are independent and mostly single-core), one
-    process on CUDA."""
+    """The executor to use: ``text`` if given (checked), else the default for ``device``
+    (`validation.sweep.default_executor`)."""
     from validation.executors import parse_executor
-    from validation.sweep import resolve_device
+    from validation.sweep import default_executor
 
     if text is None:
-        return "serial" if resolve_device(device).startswith("cuda") else "process"
+        return default_executor(device)
     parse_executor(text)
     return text
 
