@@ -46,3 +46,14 @@ def test_dln_1e3_within_10_percent():
     """Widths [20, 20, 20, 20], r = 3: full-batch MALA (the recommended sampler above 10^3
     parameters; SGLD-CV at eps = 3e-5 reads +40% here, see cases/dln.py)."""
     assert _relative_error("dln", "1e3") < DLN_TOLERANCE
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scale", ["1e2", "1e4"])
+def test_multireg_within_3_percent(scale):
+    """Regular, well-conditioned: the recommended full-batch Langevin chain is within its known
+    biases (+0.5% step, -1% data fluctuation at n = 10^5) of d/2."""
+    case = get_case("multireg").at_scale(scale)
+    result = estimate_llc(case.build(seed=0).target, case.recommended(), seed=0)
+    assert not result.any_diverged and result.rhat < 1.1
+    assert result.relative_error(float(case.exact().value)) < 0.03

@@ -1,4 +1,4 @@
-"""The registry, and the dln / rrr / poly / linreg cases: exact values against an independent
+"""The registry, and the dln / rrr / poly / linreg / multireg cases: exact values against an independent
 check, data reproducibility, shapes, and bad parameters (fast tier)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from cases.rrr import RRRCase
 from rlct.cli import main
 from tests.independent.dln_geometric import dln_geometric
 
-SIMPLE_CASES = ("dln", "rrr", "poly", "linreg")
+SIMPLE_CASES = ("dln", "rrr", "poly", "linreg", "multireg")
 
 
 def test_registry_discovers_every_case_module():
@@ -149,6 +149,33 @@ def test_poly_sufficient_statistics_equal_the_row_wise_loss(f, copies):
     torch.testing.assert_close(target.full_data_loss(w), target._chunked_loss(w, chunk=512), rtol=1e-12, atol=1e-12)
 
 
+@settings(max_examples=200, deadline=None)
+@given(inputs=st.integers(1, 40), outputs=st.integers(1, 40), data=st.data())
+def test_multireg_is_the_one_layer_deep_linear_network(inputs, outputs, data):
+    """Case 'multireg' (regular, d/2) vs Aoyagi's closed form with one layer, at any true rank,
+    and vs the geometric form (two independent methods)."""
+    rank = data.draw(st.integers(0, min(inputs, outputs)))
+    exact = get_case("multireg")(inputs=inputs, outputs=outputs).exact()
+    assert exact.value == Fraction(inputs * outputs, 2) and exact.multiplicity == 1
+    aoyagi = DLNCase(widths=(inputs, outputs), rank=rank).exact()
+    assert (aoyagi.value, aoyagi.multiplicity) == (exact.value, exact.multiplicity)
+    assert dln_geometric([inputs, outputs], rank).lam == exact.value
+
+
+def test_multireg_hessian_is_full_rank_and_its_loss_is_the_row_wise_loss():
+    case = get_case("multireg")(inputs=3, outputs=4, n=4000)
+    target = case.build(seed=2).target
+    hess = torch.autograd.functional.hessian(
+        lambda w: target.full_data_loss(w.unsqueeze(0))[0], target.w_star
+    )
+    eig = torch.linalg.eigvalsh(hess)
+    assert Fraction(int((eig > 0.5).sum()), 2) == case.exact().value  # eigenvalues of Sxx ~ 1
+    w = target.w_star + 0.3 * torch.randn(2, target.dim, generator=torch.Generator().manual_seed(0),
+                                          dtype=torch.float64)
+    torch.testing.assert_close(target.full_data_loss(w), target._chunked_loss(w, chunk=512),
+                               rtol=1e-12, atol=1e-12)
+
+
 def test_linreg_hessian_is_full_rank():
     case = get_case("linreg")(d=5, n=5000)
     target = case.build(seed=0).target
@@ -173,6 +200,11 @@ def test_linreg_hessian_is_full_rank():
         ("poly", {"f": "x + 1"}, "f"),
         ("poly", {"f": ""}, "f"),
         ("poly", {"f": "x*y", "copies": 0}, "copies"),
+        ("multireg", {"outputs": 3}, "inputs"),
+        ("multireg", {"inputs": 3}, "outputs"),
+        ("multireg", {"inputs": 0, "outputs": 3}, "inputs"),
+        ("multireg", {"inputs": 2, "outputs": 3, "n": 1}, "n"),
+        ("multireg", {"inputs": 2, "outputs": 3, "rank": 1}, "rank"),
         ("poly", {"f": "x**2 - y**3", "copies": "two"}, "copies"),
     ],
 )
