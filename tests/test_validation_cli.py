@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
         (["validate", "--executor", "process:0"], "rlct: error: executor: "),
         (["validate", "--cases", "no_such_case"], "rlct: error: cases: unknown case 'no_such_case'"),
         (["validate", "--cases", ","], "rlct: error: cases: "),
+        (["validate", "--skip", "dln"], "rlct: error: skip: expected case/scale"),
+        (["validate", "--skip", "nope/1e2"], "rlct: error: skip: unknown case 'nope'"),
+        (["validate", "--skip", "dln/1e9"], "rlct: error: skip: case 'dln' has no scale '1e9'"),
         (["validate", "--device", "tpu"], "rlct: error: rlct validate: argument --device"),
         (["validate", "--quick", "--full"], "rlct: error: rlct validate: argument --full"),
         (["calibrate", "--seeds", "-2"], "rlct: error: seeds: "),
@@ -120,3 +123,15 @@ def test_default_executor_is_local_processes_on_the_cpu():
     assert check_executor("process:3", "cpu") == "process:3"
     with pytest.raises(ValueError, match="executor"):
         check_executor("threads", "cpu")
+
+
+def test_skip_leaves_cells_out_and_the_report_lists_them(tmp_path):
+    from rlct.cli import main
+
+    out = tmp_path / "skipped"
+    assert main(["validate", "--full", "--cases", "linreg", "--seeds", "1", "--out", str(out),
+                 "--skip", "linreg/1e3,linreg/1e2", "--report-only", "--no-progress"]) == 0
+    text = (out / "README.md").read_text()
+    assert "--skip linreg/1e3,linreg/1e2" in text  # in the regenerating command
+    assert "Not run (`--skip`): linreg/1e2 (d = 100), linreg/1e3 (d = 1,000)" in text
+    assert "0 stored of 1 planned" in text  # only linreg/1e1 is planned

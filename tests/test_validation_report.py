@@ -30,6 +30,16 @@ def test_plan_validation_quick_and_full():
         plan_validation("quick", seeds=0, registry=REGISTRY)
 
 
+def test_plan_validation_skips_the_named_cells():
+    full = plan_validation("full", seeds=1, registry=REGISTRY, skip="quadratic/d10")
+    assert [j.scale for j in full] == ["d2", "d40"]
+    assert plan_validation("full", seeds=1, registry=REGISTRY, skip=["quadratic/d2"])[0].scale == "d10"
+    for bad, message in [("quadratic", "expected case/scale"), ("x/d2", "unknown case 'x'"),
+                         ("quadratic/d3", "has no scale 'd3'"), (",", "expected comma-separated")]:
+        with pytest.raises(ValueError, match=f"^skip: .*{message}"):
+            plan_validation("full", seeds=1, registry=REGISTRY, skip=bad)
+
+
 def test_validation_report_has_markdown_plots_csv_and_manifest(tmp_path):
     out = tmp_path / "report"
     summary = validate("full", seeds=2, out=out, device="cpu", registry=REGISTRY,

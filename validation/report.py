@@ -292,6 +292,14 @@ def write_validation_report(
             + (f" ({', '.join(missing)})" if missing else "")
             + "; the figures above cover the finished jobs only. Rerun the command to complete it."
         )
+    if config.get("skipped"):
+        not_run = ", ".join(
+            f"{c['case']}/{c['scale']} (d = {c['parameters']:,})" for c in config["skipped"]
+        )
+        lines.append(
+            f"- **Not run (`--skip`): {not_run}.** These cells are within the parameter cap but "
+            "were left out of this sweep; the figures above do not cover them."
+        )
     diverged = int((frame["status"] == "diverged").sum()) if not frame.empty else 0
     errors = int((frame["status"] == "error").sum()) if not frame.empty else 0
     lines += [

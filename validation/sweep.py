@@ -62,6 +62,33 @@ def select_cases(names: Sequence[str] | str | None, registry: Mapping[str, Any])
     return {n: registry[n] for n in registry if n in set(names)}
 
 
+def parse_skip(
+    cells: Sequence[str] | str | None, registry: Mapping[str, Any]
+) -> tuple[tuple[str, str], ...]:
+    """``"case/scale"`` cells not to run (comma-separated text or a sequence), checked against
+    the registry; ``ValueError`` names a malformed entry or an unknown case or scale."""
+    if cells is None:
+        return ()
+    if isinstance(cells, str):
+        cells = [c.strip() for c in cells.split(",") if c.strip()]
+        if not cells:
+            raise ValueError("skip: expected comma-separated case/scale cells")
+    out = []
+    for cell in cells:
+        case_name, sep, scale = str(cell).partition("/")
+        if not sep or not case_name or not scale:
+            raise ValueError(f"skip: expected case/scale (e.g. dln/1e6), got {cell!r}")
+        if case_name not in registry:
+            raise ValueError(f"skip: unknown case {case_name!r} in {cell!r}")
+        if scale not in registry[case_name].scales:
+            raise ValueError(
+                f"skip: case {case_name!r} has no scale {scale!r}; its scales: "
+                f"{', '.join(registry[case_name].scales)}"
+            )
+        out.append((case_name, scale))
+    return tuple(dict.fromkeys(out))
+
+
 def parameter_count(case: Any) -> int:
     """d of a case instance: its ``dim`` attribute if it has one, else built once on the CPU."""
     dim = getattr(case, "dim", None)
@@ -130,9 +157,11 @@ def plan_validation(
     registry: Mapping[str, Any] | None = None,
     max_parameters: int | None = None,
     llc_estimator: str = "rlct",
+    skip: Sequence[str] | str | None = None,
 ) -> list[Job]:
     """The jobs of a validation sweep: each chosen case at its scales x seeds, with
-    ``case.recommended()`` settings. ``device`` must be concrete (not "auto")."""
+    ``case.recommended()`` settings, leaving out the ``skip`` cells ("case/scale").
+    ``device`` must be concrete (not "auto")."""
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     seeds = _positive_int("seeds", seeds if seeds is not None else (
@@ -143,11 +172,14 @@ def plan_validation(
 
         registry = load_registry()
     chosen = select_cases(cases, registry)
+    skipped = set(parse_skip(skip, registry))
     limit = max_parameters if max_parameters is not None else _max_parameters(device)
     jobs = []
     for name, case_cls in chosen.items():
         which = "smallest" if mode == "quick" else "all"
         for scale, case in _scales_of(case_cls, which, limit):
+            if (name, scale) in skipped:
+                continue
             settings = case.recommended()
             for seed in range(seeds):
                 jobs.append(
@@ -266,6 +298,7 @@ def validate(
     llc_estimator: str = "rlct",
     max_parameters: int | None = None,
     report_only: bool = False,
+    skip: Sequence[str] | str | None = None,
 ) -> SweepSummary:
     """Run the validation sweep and write its report (``<out>/README.md`` and friends).
 
@@ -293,10 +326,23 @@ def validate(
     ))
     default_out = DEFAULT_OUT[mode] + ("" if llc_estimator == "rlct" else f"-{llc_estimator}")
     out_dir = Path(out if out is not None else default_out)
+    if registry is None:
+        from cases import registry as load_registry
+
+        registry = load_registry()
+    skipped = parse_skip(skip, registry)
     jobs = plan_validation(
         mode, cases=cases, seeds=seeds, device=concrete, dtype=dtype, registry=registry,
-        llc_estimator=llc_estimator, max_parameters=max_parameters,
+        llc_estimator=llc_estimator, max_parameters=max_parameters, skip=[f"{c}/{s}" for c, s in skipped],
     )
+    # the skipped cells the sweep would otherwise have run (chosen cases, within the cap)
+    limit = max_parameters if max_parameters is not None else _max_parameters(concrete)
+    not_run = [
+        {"case": name, "scale": scale, "parameters": parameter_count(case)}
+        for name, case_cls in select_cases(cases, registry).items()
+        for scale, case in _scales_of(case_cls, "smallest" if mode == "quick" else "all", limit)
+        if (name, scale) in set(skipped)
+    ]
     if not jobs:
         raise ValueError("cases: no case has a scale to run")
     store = ResultStore(out_dir)
@@ -315,7 +361,7 @@ def validate(
     case_list = cases if cases is None or isinstance(cases, str) else ",".join(cases)
     command = validate_command(
         mode, case_list, seeds, executor_text, out_dir, device, dtype, llc_estimator,
-        max_parameters,
+        max_parameters, [f"{c}/{s}" for c, s in skipped],
     )
     config = {
         "sweep": "validate",
@@ -329,6 +375,7 @@ def validate(
         "dtype": dtype,
         "out": str(out_dir),
         "jobs": len(jobs),
+        "skipped": not_run,
     }
     written = report.write_validation_report(
         store,
@@ -354,6 +401,7 @@ def validate_command(
     dtype: str,
     llc_estimator: str = "rlct",
     max_parameters: int | None = None,
+    skip: Sequence[str] = (),
 ) -> str:
     """The `rlct validate` command line that regenerates a report."""
     parts = ["rlct", "validate", f"--{mode}"]
@@ -366,6 +414,8 @@ def validate_command(
         parts += ["--dtype", dtype]
     if max_parameters is not None:
         parts += ["--max-parameters", str(max_parameters)]
+    if skip:
+        parts += ["--skip", ",".join(skip)]
     parts += ["--out", str(out)]
     return shlex.join(parts)
 

@@ -109,6 +109,11 @@ def register(subparsers: Any) -> None:
         help="with --full: skip scales with more than D parameters (default 1e6 on CPU, 1e8 on CUDA)",
     )
     parser.add_argument(
+        "--skip", metavar="CASE/SCALE,...", default=None,
+        help="comma-separated case/scale cells not to run (e.g. dln/1e6); the report lists them "
+        "as not run",
+    )
+    parser.add_argument(
         "--report-only", action="store_true",
         help="run nothing: write the report from the jobs already stored in --out "
         "(a partial sweep's report says how many planned jobs are missing)",
@@ -141,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         llc_estimator=args.estimator,
         max_parameters=_max_parameters(args.max_parameters),
         report_only=args.report_only,
+        skip=args.skip,
     )
     head = summary.headline
     print(f"report: {summary.report}")
