@@ -21,6 +21,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 import sympy
 import torch
 from torch import Tensor
@@ -190,25 +191,54 @@ class PolyCase(Case):
 
     def finite_nbeta_reference(self, settings: SamplerSettings) -> float | None:
         """copies x n beta E[K_1] for one copy (the copies are independent under the product
-        posterior), by the log-coordinate quadrature of `rlct.numeric.oracles.tempered_mean`;
-        only for one or two variables per copy whose generators are all monomials (K then
-        vanishes only on the coordinate axes, where that quadrature matches closed-form
-        reductions to ~1e-12)."""
+        posterior), for one or two variables per copy. Monomial generators (K vanishes only on
+        the coordinate axes): the log-coordinate quadrature of `rlct.numeric.oracles.tempered_mean`,
+        which matches closed-form reductions to ~1e-12. Other generators in two variables (K
+        vanishes on curves, e.g. the cusp x^2 = y^3): the nested adaptive quadrature
+        `tempered_mean_nested`, with the real roots in x of every generator at each y as
+        breakpoints."""
         exprs, symbols = parse_generators(self.parameters["f"])
-        if len(symbols) > 2 or any(len(sympy.Poly(e, *symbols).terms()) != 1 for e in exprs):
+        if len(symbols) > 2 or settings.localization <= 0:
             return None
-        if settings.localization <= 0:
+        monomial = all(len(sympy.Poly(e, *symbols).terms()) == 1 for e in exprs)
+        if not monomial and len(symbols) != 2:
             return None
         from rlct.numeric.oracles import tempered_mean
+        from rlct.numeric.oracles.tempered import tempered_mean_nested
 
         scale = 1.0 / (2.0 * self.parameters["noise_std"] ** 2)
-        generators = [sympy.lambdify(symbols, e, modules="numpy") for e in exprs]
-
-        def potential(*w):
-            return scale * sum(g(*w) ** 2 for g in generators)
-
         nbeta = settings.resolved_nbeta(self.parameters["n"])
-        return self.parameters["copies"] * tempered_mean(potential, len(symbols), nbeta, settings.localization)
+        if monomial:
+            generators = [sympy.lambdify(symbols, e, modules="numpy") for e in exprs]
+
+            def potential(*w):
+                return scale * sum(g(*w) ** 2 for g in generators)
+
+            one_copy = tempered_mean(potential, len(symbols), nbeta, settings.localization)
+        else:
+            x, y = symbols
+            scalar = [sympy.lambdify((x, y), e, modules="math") for e in exprs]
+            # coefficients in y of each generator as a polynomial in x, highest degree first
+            coefficients = [
+                [sympy.lambdify(y, c, modules="math") for c in sympy.Poly(e, x).all_coeffs()]
+                for e in exprs
+            ]
+
+            def valleys(at: float) -> list[float]:
+                out = []
+                for coefficient_list in coefficients:
+                    values = [float(c(at)) for c in coefficient_list]
+                    while values and values[0] == 0.0:
+                        values.pop(0)
+                    if len(values) > 1:
+                        out += [float(r.real) for r in np.roots(values) if abs(r.imag) < 1e-9]
+                return out
+
+            def scalar_potential(a: float, b: float) -> float:
+                return scale * sum(g(a, b) ** 2 for g in scalar)
+
+            one_copy = tempered_mean_nested(scalar_potential, nbeta, settings.localization, valleys=valleys)
+        return self.parameters["copies"] * one_copy
 
     def recommended(self) -> SamplerSettings:
         """Full-batch MALA on the sufficient-statistics loss (O(d) per step), nbeta = 1000, gamma = 1,

@@ -1,5 +1,6 @@
-"""`tempered_mean` (n beta E[K] under the localized tempered posterior) against independent
-closed forms and 1-D reductions, and the poly case's finite-n beta reference."""
+"""`tempered_mean` and `tempered_mean_nested` (n beta E[K] under the localized tempered
+posterior) against independent closed forms, 1-D reductions, each other and a brute-force grid,
+and the poly case's finite-n beta reference."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from scipy import integrate
 
 from cases.poly import PolyCase
 from rlct.numeric.oracles import tempered_mean
+from rlct.numeric.oracles.tempered import tempered_mean_nested
 from rlct.numeric.settings import SamplerSettings
 
 
@@ -96,7 +98,42 @@ def test_negative_potential_is_refused():
         tempered_mean(lambda x: -x * x, 1, 10.0, 1.0)
 
 
-def test_poly_reference_scales_with_copies_and_is_absent_for_the_cusp():
+@settings(max_examples=4, deadline=None)  # a few seconds each
+@given(log_t=st.floats(1.0, 5.0), gamma=st.sampled_from([0.5, 1.0, 3.0]), power=st.integers(1, 2))
+def test_nested_quadrature_matches_the_log_grid_and_the_reduction_on_monomials(log_t, gamma, power):
+    t = 10.0**log_t
+    nested = tempered_mean_nested(lambda x, y: (x * y**power) ** 2 / 2, t, gamma, valleys=lambda y: [0.0])
+    assert nested == pytest.approx(_x_times_y_power(t, gamma, power, 0.5), rel=1e-7)
+
+
+def _cusp_on_a_uniform_grid(t: float, gamma: float, nodes: int = 2001, half_width: float = 6.0) -> float:
+    """Brute force: the plain Riemann sum on a uniform grid of [-6, 6]^2 (Gaussian tail e^-18 at
+    gamma = 1); converges spectrally once the valley (width ~ t^(-1/2)) spans several nodes."""
+    u = np.linspace(-half_width / math.sqrt(gamma), half_width / math.sqrt(gamma), nodes)
+    x, y = np.meshgrid(u, u, indexing="ij")
+    energy = t * 0.5 * (x * x - y**3) ** 2
+    weight = np.exp(-energy - 0.5 * gamma * (x * x + y * y))
+    return float((weight * energy).sum() / weight.sum())
+
+
+@pytest.mark.parametrize("t, gamma", [(100.0, 1.0), (1000.0, 3.0)])
+def test_nested_quadrature_of_the_cusp_matches_a_brute_force_grid(t, gamma):
+    """K = (x^2 - y^3)^2 / 2 vanishes on a curve: the case `tempered_mean` is not accurate for."""
+    nested = tempered_mean_nested(lambda x, y: 0.5 * (x * x - y**3) ** 2, t, gamma,
+                                  valleys=lambda y: [y**1.5, -(y**1.5)] if y > 0 else [])
+    assert nested == pytest.approx(_cusp_on_a_uniform_grid(t, gamma), rel=1e-7)
+
+
+def test_nested_quadrature_bad_input_names_the_field():
+    with pytest.raises(ValueError, match="^nbeta: "):
+        tempered_mean_nested(lambda x, y: x * x, -1.0, 1.0)
+    with pytest.raises(ValueError, match="^localization: "):
+        tempered_mean_nested(lambda x, y: x * x, 10.0, math.nan)
+    with pytest.raises(ValueError, match="^potential: "):
+        tempered_mean_nested(lambda x, y: -x * x - 1.0, 10.0, 1.0)
+
+
+def test_poly_reference_scales_with_copies_and_covers_the_cusp():
     mala = SamplerSettings(sampler="mala", nbeta=1000.0, batch_size=None)
     one = PolyCase(f="x*y**2").finite_nbeta_reference(mala)
     three = PolyCase(f="x*y**2", copies=3).finite_nbeta_reference(mala)
@@ -105,6 +142,8 @@ def test_poly_reference_scales_with_copies_and_is_absent_for_the_cusp():
     assert PolyCase(f="x*y", noise_std=2.0).finite_nbeta_reference(mala) == pytest.approx(
         PolyCase(f="x*y").finite_nbeta_reference(mala.replace(nbeta=250.0)), rel=1e-12
     )
-    assert PolyCase(f="x**2 - y**3").finite_nbeta_reference(mala) is None  # zero curve off the axes
+    cusp = PolyCase(f="x**2 - y**3").finite_nbeta_reference(mala)  # zero curve off the axes
+    assert cusp == pytest.approx(_cusp_on_a_uniform_grid(1000.0, 1.0), rel=1e-7)
+    assert cusp == pytest.approx(0.369807, abs=1e-6)
     assert PolyCase(f="x*y*z").finite_nbeta_reference(mala) is None  # three variables
     assert np.isfinite(PolyCase(f="x; y**2").finite_nbeta_reference(mala))
