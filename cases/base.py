@@ -17,7 +17,7 @@ A subclass declares:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import torch
@@ -50,6 +50,13 @@ class Problem:
     @property
     def n(self) -> int:
         return self.target.n
+
+    def for_case(self, case: Case) -> Problem:
+        """The same target and extras labelled as ``case`` (its name, parameters and exact value):
+        for a case that builds its problem through another case (``rrr`` and ``multireg``
+        through ``dln``)."""
+        return replace(self, case=case.name, parameters=dict(case.parameters), exact=case.exact(),
+                       scale=None)
 
 
 class Case(ABC):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -134,14 +135,9 @@ class DLNCase(Case):
         widths, rank = self.parameters["widths"], self.parameters["rank"]
         base = dln(widths, rank)
         point = "w* = 0" if rank == 0 else "minimal-rank true point (every layer of rank r)"
-        return RLCT(
-            value=base.value,
-            multiplicity=base.multiplicity,
-            source=base.source,
-            scope="local",
-            certificate=base.certificate + "; local at w* (see cases/dln.py)",
+        return replace(
+            base, scope="local", certificate=base.certificate + "; local at w* (see cases/dln.py)",
             point=point,
-            notes=base.notes,
         )
 
     def true_point(self, generator: torch.Generator, dtype: torch.dtype) -> Tensor:

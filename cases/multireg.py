@@ -12,6 +12,7 @@ full-batch Langevin dynamics mixes in a number of steps that does not grow with 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -68,22 +69,16 @@ class MultiOutputRegressionCase(Case):
 
     def exact(self) -> RLCT:
         base = regular(self.dim)
-        return RLCT(
-            value=base.value,
-            multiplicity=base.multiplicity,
-            source=base.source,
-            scope="global",
+        return replace(
+            base,
             certificate=base.certificate + "; = Aoyagi 2024 with one layer (tests)",
             point="W* = a random full-rank matrix (any true W: the model is regular)",
-            notes=base.notes,
         )
 
     def build(
         self, *, seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64
     ) -> Problem:
-        problem = self._network().build(seed=seed, device=device, dtype=dtype)
-        return Problem(case=self.name, parameters=dict(self.parameters), target=problem.target,
-                       exact=self.exact(), scale=None, extra=problem.extra)
+        return self._network().build(seed=seed, device=device, dtype=dtype).for_case(self)
 
     def recommended(self) -> SamplerSettings:
         """Full-batch unadjusted Langevin (``sgld`` on the sufficient-statistics loss), nbeta = 1000,

@@ -10,6 +10,7 @@ the global one.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -69,22 +70,17 @@ class RRRCase(Case):
     def exact(self) -> RLCT:
         p = self.parameters
         base = rrr(p["n_in"], p["n_hidden"], p["n_out"], p["rank"])
-        return RLCT(
-            value=base.value,
-            multiplicity=base.multiplicity,
-            source=base.source,
+        return replace(
+            base,
             scope="local",
             certificate=base.certificate + "; local at w* (see cases/rrr.py)",
             point="w* = 0" if p["rank"] == 0 else "minimal-rank true point (A, B of rank r)",
-            notes=base.notes,
         )
 
     def build(
         self, *, seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64
     ) -> Problem:
-        problem = self._network().build(seed=seed, device=device, dtype=dtype)
-        return Problem(case=self.name, parameters=dict(self.parameters), target=problem.target,
-                       exact=self.exact(), scale=None, extra=problem.extra)
+        return self._network().build(seed=seed, device=device, dtype=dtype).for_case(self)
 
     def recommended(self) -> SamplerSettings:
         """Full-batch MALA on the sufficient-statistics loss at every size, nbeta = 1000, gamma = 1,

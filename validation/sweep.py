@@ -147,6 +147,21 @@ def _scales_of(
     return out
 
 
+def _cells(
+    mode: str, cases: Sequence[str] | str | None, registry: Mapping[str, Any],
+    max_parameters: int | None, device: str,
+) -> list[tuple[str, str, Any]]:
+    """(case name, scale, case instance) of a validation sweep before any ``--skip``: the chosen
+    cases at their smallest scale (quick) or every scale within the parameter cap (full)."""
+    limit = max_parameters if max_parameters is not None else _max_parameters(device)
+    which = "smallest" if mode == "quick" else "all"
+    return [
+        (name, scale, case)
+        for name, case_cls in select_cases(cases, registry).items()
+        for scale, case in _scales_of(case_cls, which, limit)
+    ]
+
+
 def plan_validation(
     mode: str = "quick",
     *,
@@ -171,29 +186,26 @@ def plan_validation(
         from cases import registry as load_registry
 
         registry = load_registry()
-    chosen = select_cases(cases, registry)
+    cells = _cells(mode, cases, registry, max_parameters, device)
     skipped = set(parse_skip(skip, registry))
-    limit = max_parameters if max_parameters is not None else _max_parameters(device)
     jobs = []
-    for name, case_cls in chosen.items():
-        which = "smallest" if mode == "quick" else "all"
-        for scale, case in _scales_of(case_cls, which, limit):
-            if (name, scale) in skipped:
-                continue
-            settings = case.recommended()
-            for seed in range(seeds):
-                jobs.append(
-                    Job(
-                        case=name,
-                        scale=scale,
-                        params=dict(case.parameters),
-                        settings=settings,
-                        seed=seed,
-                        device=device,
-                        dtype=dtype,
-                        estimator=llc_estimator,
-                    )
+    for name, scale, case in cells:
+        if (name, scale) in skipped:
+            continue
+        settings = case.recommended()
+        for seed in range(seeds):
+            jobs.append(
+                Job(
+                    case=name,
+                    scale=scale,
+                    params=dict(case.parameters),
+                    settings=settings,
+                    seed=seed,
+                    device=device,
+                    dtype=dtype,
+                    estimator=llc_estimator,
                 )
+            )
     return jobs
 
 
@@ -333,15 +345,13 @@ def validate(
     skipped = parse_skip(skip, registry)
     jobs = plan_validation(
         mode, cases=cases, seeds=seeds, device=concrete, dtype=dtype, registry=registry,
-        llc_estimator=llc_estimator, max_parameters=max_parameters, skip=[f"{c}/{s}" for c, s in skipped],
+        llc_estimator=llc_estimator, max_parameters=max_parameters, skip=skip,
     )
     # the skipped cells the sweep would otherwise have run (chosen cases, within the cap)
-    limit = max_parameters if max_parameters is not None else _max_parameters(concrete)
     not_run = [
         {"case": name, "scale": scale, "parameters": parameter_count(case)}
-        for name, case_cls in select_cases(cases, registry).items()
-        for scale, case in _scales_of(case_cls, "smallest" if mode == "quick" else "all", limit)
-        if (name, scale) in set(skipped)
+        for name, scale, case in _cells(mode, cases, registry, max_parameters, concrete)
+        if (name, scale) in skipped
     ]
     if not jobs:
         raise ValueError("cases: no case has a scale to run")

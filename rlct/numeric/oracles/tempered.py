@@ -39,6 +39,13 @@ TAIL_SDS = 12.0  # upper limit |w_j| <= 12 / sqrt(gamma) (Gaussian tail e^-72)
 GRADED_LEVELS = 16  # breakpoints at distance 2^-j, j < 16, from each zero of K (nested quadrature)
 
 
+def _check_temperature(nbeta: float, localization: float) -> None:
+    """``ValueError`` naming nbeta or gamma unless both are finite positive numbers."""
+    for name, value in (("nbeta", nbeta), ("localization", localization)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name}: expected a positive number, got {value!r}")
+
+
 def tempered_mean(
     potential: Callable[..., np.ndarray],
     dim: int,
@@ -58,10 +65,7 @@ def tempered_mean(
     """
     if dim not in (1, 2):
         raise ValueError(f"dim: expected 1 or 2, got {dim!r}")
-    if not (isinstance(nbeta, (int, float)) and math.isfinite(nbeta) and nbeta > 0):
-        raise ValueError(f"nbeta: expected a positive number, got {nbeta!r}")
-    if not (isinstance(localization, (int, float)) and math.isfinite(localization) and localization > 0):
-        raise ValueError(f"localization: expected a positive number, got {localization!r}")
+    _check_temperature(nbeta, localization)
     if not (isinstance(points, int) and points >= 101):
         raise ValueError(f"points: expected an integer >= 101, got {points!r}")
     upper = math.log(TAIL_SDS / math.sqrt(localization))
@@ -111,9 +115,7 @@ def tempered_mean_nested(
     Unlike `tempered_mean`, K may vanish on curves off the coordinate axes. Agreement with
     `tempered_mean` where both apply (x*y: to 1e-10) is checked in the tests.
     """
-    for name, value in (("nbeta", nbeta), ("localization", localization)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise ValueError(f"{name}: expected a positive number, got {value!r}")
+    _check_temperature(nbeta, localization)
     bound = TAIL_SDS / math.sqrt(localization)
     # graded breakpoints around each zero of K: the ridge there has a width that shrinks with
     # n beta (and, where valleys meet, with the distance to the meeting point)
