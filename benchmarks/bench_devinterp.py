@@ -1,7 +1,7 @@
 r"""Benchmark: rlct's vectorized SGLD LLC estimator against devinterp 2.0.1 on deep linear networks.
 
 Both tools estimate the local learning coefficient (Lau, Furman, Wang, Murfet, Wei 2023, arXiv
-2308.12108) of the same DLN (``cases.dln.DLNCase``, same data, same w*, float32) with the same
+2308.12108) of the same DLN (``rlct.cases.dln.DLNCase``, same data, same w*, float32) with the same
 n, minibatch size, step size, n beta, localization, number of chains and number of steps, in one
 process, with the same torch thread count.
 
@@ -70,7 +70,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _devinterp_glue as glue  # noqa: E402
 
-from cases.dln import DLNCase, layer_shapes  # noqa: E402
+from rlct.cases.dln import DLNCase, layer_shapes  # noqa: E402
 from rlct.numeric.llc import estimate_llc  # noqa: E402
 from rlct.numeric.settings import SamplerSettings  # noqa: E402
 

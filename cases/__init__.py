@@ -1,6 +1,6 @@
 """Analytic cases: exact lambda at a stated point w* + a batched torch loss + a data generator.
 
-Every module in this package that subclasses `cases.base.Case` is registered on import;
+Every module in this package that subclasses `rlct.cases.base.Case` is registered on import;
 `registry()` imports them all.
 """
 
@@ -23,6 +23,6 @@ def discover() -> None:
     _DISCOVERED = True
 
 
-from cases.base import Case, Problem, get_case, registry  # noqa: E402
+from rlct.cases.base import Case, Problem, get_case, registry  # noqa: E402
 
 __all__ = ["Case", "Problem", "discover", "get_case", "registry"]

@@ -2,7 +2,7 @@
 
 Regenerate with::
 
-    python -c "from cases._tms_certify import regenerate_certificates as r; print(r())"
+    python -c "from rlct.cases._tms_certify import regenerate_certificates as r; print(r())"
 
 and paste the output below. tests/test_case_tms.py recomputes the Hessian part of every entry and
 the flat-set dimension of a few (all of them under ``pytest -m slow``) and compares.
@@ -10,7 +10,7 @@ the flat-set dimension of a few (all of them under ``pytest -m slow``) and compa
 
 from __future__ import annotations
 
-from cases._tms_certify import Certificate
+from rlct.cases._tms_certify import Certificate
 
 nan = float("nan")
 

@@ -1,13 +1,13 @@
 r"""Certificates of the local learning coefficients at TMS k-gon critical points.
 
 For every (c, k, sigma_plus) with 5 <= k <= c <= 8 the certificate records, at the point of
-`cases._tms_kgon.kgon_point` (population loss of `cases._tms_loss`, computed at 50 digits):
+`rlct.cases._tms_kgon.kgon_point` (population loss of `rlct.cases._tms_loss`, computed at 50 digits):
   * ||grad L(w*)|| (limited by the 45 stored digits of (l*, b*));
   * the kink margin min_(i,j) min(|b_j|, |a_ij + b_j|) > 0, so L is analytic near w*;
   * the Hessian spectrum: rank, number of negative eigenvalues, the smallest kept |eigenvalue|
     and the largest dropped one (the gap);
-  * exact flatness along the known flat directions (`cases._tms_flat.exact_flatness`);
-  * the dimension of {L = L*} measured by projection + PCA (`cases._tms_flat`).
+  * exact flatness along the known flat directions (`rlct.cases._tms_flat.exact_flatness`);
+  * the dimension of {L = L*} measured by projection + PCA (`rlct.cases._tms_flat`).
 
 Rule (Watanabe 2009, "Algebraic Geometry and Statistical Learning Theory", sec. 7.1, and
 theory.md sec. 0): if w* is a local minimum near which {L = L*} is a submanifold of codimension r
@@ -32,8 +32,8 @@ from fractions import Fraction
 
 import mpmath
 
-from cases._tms_flat import exact_flatness, measure_flat_dimension
-from cases._tms_kgon import (
+from rlct.cases._tms_flat import exact_flatness, measure_flat_dimension
+from rlct.cases._tms_kgon import (
     DPS,
     SIGMA_MINUS_BIAS,
     gradient_norm,
@@ -42,7 +42,7 @@ from cases._tms_kgon import (
     kgon_point,
     loss_at,
 )
-from cases._tms_loss import max_kink_free_radius, population_hessian, population_loss
+from rlct.cases._tms_loss import max_kink_free_radius, population_hessian, population_loss
 
 DESCENT_STEP = mpmath.mpf("1e-3")  # step along a negative-curvature eigenvector (saddle check)
 

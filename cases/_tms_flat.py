@@ -1,6 +1,6 @@
 r"""The flat set {L = L*} near a TMS k-gon critical point, measured without the Hessian.
 
-Two independent measurements (the Hessian rank is the third, in `cases._tms_kgon`):
+Two independent measurements (the Hessian rank is the third, in `rlct.cases._tms_kgon`):
 
 1. `exact_flatness`: the known flat directions are flat at *finite* distance, to `DPS` digits:
    a rotation R_theta of all columns (the O(2) symmetry, 1 direction) and moving each sigma-
@@ -27,8 +27,8 @@ import mpmath
 import numpy as np
 import torch
 
-from cases._tms_kgon import DPS, rotate
-from cases._tms_loss import population_loss, population_loss_torch
+from rlct.cases._tms_kgon import DPS, rotate
+from rlct.cases._tms_loss import population_loss, population_loss_torch
 
 FLAT_EPS = 1e-4  # size of the perturbations of w*
 FLAT_GRADIENT_TOL = 1e-13  # stop the descent when every sample's ||grad L|| is below this

@@ -1,7 +1,7 @@
 r"""The k-gon critical points of TMS with two hidden dimensions, to high precision.
 
 Chen, Lau, Mendel, Wei, Murfet 2023 (arXiv 2310.06301, sec. 4 and appendix): for r = 2 hidden
-dimensions the population loss of `cases._tms_loss` has critical points where k of the c columns
+dimensions the population loss of `rlct.cases._tms_loss` has critical points where k of the c columns
 of W form a regular k-gon of column length l and those k features share one bias b, and the other
 c - k features are "dead", W_i = 0, with either a negative bias (sigma-) or the positive bias
 b+ = 1/(2c) (sigma+).
@@ -36,7 +36,7 @@ from typing import Any
 
 import mpmath
 
-from cases._tms_loss import (
+from rlct.cases._tms_loss import (
     pair_jet,
     population_gradient,
     population_hessian,

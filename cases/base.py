@@ -122,7 +122,7 @@ class Case(ABC):
 
 def registry() -> dict[str, type[Case]]:
     """All registered cases, discovering the modules of the `cases` package first."""
-    from cases import discover
+    from rlct.cases import discover
 
     discover()
     return dict(sorted(_REGISTRY.items()))

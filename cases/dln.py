@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from cases.base import Case, Problem, cv_sgld_settings, mala_settings, torch_generator
+from rlct.cases.base import Case, Problem, cv_sgld_settings, mala_settings, torch_generator
 from rlct.exact import RLCT, dln
 from rlct.exact._validate import as_int, as_int_list
 from rlct.numeric.settings import SamplerSettings
@@ -190,7 +190,7 @@ class DLNCase(Case):
         )
 
     def recommended(self) -> SamplerSettings:
-        """Up to 10^3 parameters: SGLD-CV (`cases.base.cv_sgld_settings`). Above: full-batch MALA
+        """Up to 10^3 parameters: SGLD-CV (`rlct.cases.base.cv_sgld_settings`). Above: full-batch MALA
         on the sufficient-statistics loss, same nbeta = 1000 and gamma = 1, with
         eps = 1.5e-5 sqrt(1200 / d) (acceptance ~0.55 at d = 1200, ~0.35 at 10^4).
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import torch
 
-from cases.base import Case, Problem, cv_sgld_settings, torch_generator
+from rlct.cases.base import Case, Problem, cv_sgld_settings, torch_generator
 from rlct.exact import RLCT, regular
 from rlct.exact._validate import as_int
 from rlct.numeric.settings import SamplerSettings

@@ -2,7 +2,7 @@
 lambda = inputs * outputs / 2 (Watanabe 2009, sec. 6.2), the case that carries the validation to
 10^6 parameters on a CPU.
 
-It is the one-layer deep linear network of `cases.dln` (widths (inputs, outputs), a full-rank
+It is the one-layer deep linear network of `rlct.cases.dln` (widths (inputs, outputs), a full-rank
 true W), so Aoyagi's closed form gives the same value (`rlct.exact.dln` with one layer, a test
 checks the two). Its loss is computed from sufficient statistics (``Target.full_data_loss``), so a
 full-batch step costs O(outputs * inputs^2) per chain whatever n, and its Hessian
@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from cases.base import Case, Problem
-from cases.dln import DLNCase
+from rlct.cases.base import Case, Problem
+from rlct.cases.dln import DLNCase
 from rlct.exact import RLCT, regular
 from rlct.exact._validate import as_int
 from rlct.numeric.settings import SamplerSettings

@@ -26,7 +26,7 @@ import sympy
 import torch
 from torch import Tensor
 
-from cases.base import Case, Problem, mala_settings, torch_generator
+from rlct.cases.base import Case, Problem, mala_settings, torch_generator
 from rlct.exact import RLCT
 from rlct.exact._validate import as_int
 from rlct.numeric.settings import SamplerSettings

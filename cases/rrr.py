@@ -2,7 +2,7 @@
 
 Exact global lambda from Aoyagi & Watanabe 2005 (Neural Networks 18(7):924-933, Main Theorem),
 `rlct.exact.rrr`. The model, data and w* are those of the deep linear network case with
-widths (N, H, M) (see `cases.dln`): w* = 0 for r = 0 and the minimal-rank true point
+widths (N, H, M) (see `rlct.cases.dln`): w* = 0 for r = 0 and the minimal-rank true point
 (A = [diag(s)^(1/2) V^T; 0], B = [U diag(s)^(1/2), 0]) otherwise, where the local value equals
 the global one.
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from cases.base import Case, Problem, mala_settings
-from cases.dln import DLNCase
+from rlct.cases.base import Case, Problem, mala_settings
+from rlct.cases.dln import DLNCase
 from rlct.exact import RLCT, rrr
 from rlct.exact._validate import as_int
 from rlct.numeric.settings import SamplerSettings

@@ -3,11 +3,11 @@ r"""Toy model of superposition (TMS), r = 2 hidden dimensions, at its k-gon crit
 Chen, Lau, Mendel, Wei, Murfet 2023, "Dynamical versus Bayesian phase transitions in a toy model
 of superposition", arXiv 2310.06301. Model f(x) = ReLU(W^T W x + b), W in R^{2 x c}, b in R^c,
 d = 3c; data in the high-sparsity limit (one feature i uniform, magnitude u ~ U[0, 1]); loss
-L = E||x - f(x)||^2. The population loss is a closed form (`cases._tms_loss`); its k-gon critical
+L = E||x - f(x)||^2. The population loss is a closed form (`rlct.cases._tms_loss`); its k-gon critical
 points (k columns a regular k-gon of length l*, bias b*; c - k dead features W_i = 0 with bias
-1/(2c) (sigma+) or < 0 (sigma-)) are solved to 45 digits (`cases._tms_kgon`).
+1/(2c) (sigma+) or < 0 (sigma-)) are solved to 45 digits (`rlct.cases._tms_kgon`).
 
-The exact value and why it holds at w* (`cases._tms_certify`, Watanabe's minimally singular
+The exact value and why it holds at w* (`rlct.cases._tms_certify`, Watanabe's minimally singular
 rule, theory.md sec. 0): at a local minimum where {L = L*} is a submanifold of codimension r and
 the Hessian has rank r, lambda = r/2 with multiplicity 1. For every (c, k, sigma+) with
 5 <= k <= c <= 8 we certify, at 50 digits: ||grad L|| ~ 1e-44; L analytic near w* (every ReLU
@@ -58,11 +58,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from cases._tms_certificates import CERTIFICATES
-from cases._tms_certify import Certificate, kgon_description
-from cases._tms_kgon import kgon_parameters, kgon_point, sigma_minus_box_radius
-from cases._tms_loss import empirical_loss, population_loss_torch, sample_data
-from cases.base import Case, Problem, torch_generator
+from rlct.cases._tms_certificates import CERTIFICATES
+from rlct.cases._tms_certify import Certificate, kgon_description
+from rlct.cases._tms_kgon import kgon_parameters, kgon_point, sigma_minus_box_radius
+from rlct.cases._tms_loss import empirical_loss, population_loss_torch, sample_data
+from rlct.cases.base import Case, Problem, torch_generator
 from rlct.exact import RLCT
 from rlct.exact._validate import as_int
 from rlct.numeric.settings import SamplerSettings

@@ -14,7 +14,7 @@ E_x[-log p(y(x)|x, w)], is ~ this polynomial near the code, so lambda and m agre
 
 Sampling chart (`build`): w = s in R^d, d = |Sigma||Q|(|Sigma| + |Q|), one coordinate per
 off-vertex simplex mass, mapped to the code by p_j = s_j^2 / (1 + |s|^2), p_vertex =
-1 / (1 + |s|^2) per simplex (`cases._turing_model`): the square-root chart composed with a
+1 / (1 + |s|^2) per simplex (`rlct.cases._turing_model`): the square-root chart composed with a
 diffeomorphism that is the identity to first order at 0, so lambda and m at w* = 0 are the
 square-root-chart values of `exact`. The loss is the mean negative log-likelihood.
 
@@ -42,8 +42,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from cases._turing_model import RelaxedTuringModel
-from cases.base import Case, Problem, torch_generator
+from rlct.cases._turing_model import RelaxedTuringModel
+from rlct.cases.base import Case, Problem, torch_generator
 from rlct.exact import RLCT
 from rlct.exact._validate import as_int
 from rlct.exact.turing import MACHINES, SynthesisProblem, synthesis_problem, turing_rlct

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cases import get_case
+from rlct.cases import get_case
 from rlct.numeric.llc import estimate_llc
 
 DLN_TOLERANCE = 0.10

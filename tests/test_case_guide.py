@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cases import get_case, registry
+from rlct.cases import get_case, registry
 from rlct.cli import main
 from rlct.numeric.llc import estimate_llc
 

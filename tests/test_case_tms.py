@@ -21,11 +21,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cases import registry
-from cases._tms_certificates import CERTIFICATES
-from cases._tms_certify import certify_point, point_keys
-from cases._tms_flat import exact_flatness
-from cases._tms_kgon import (
+from rlct.cases import registry
+from rlct.cases._tms_certificates import CERTIFICATES
+from rlct.cases._tms_certify import certify_point, point_keys
+from rlct.cases._tms_flat import exact_flatness
+from rlct.cases._tms_kgon import (
     DPS,
     KGON_TABLE,
     SIGMA_MINUS_BIAS,
@@ -38,7 +38,7 @@ from cases._tms_kgon import (
     rotate,
     solve_kgon,
 )
-from cases._tms_loss import (
+from rlct.cases._tms_loss import (
     empirical_loss,
     monte_carlo_loss,
     pair_integral,
@@ -48,8 +48,8 @@ from cases._tms_loss import (
     population_loss_torch,
     sample_data,
 )
-from cases.base import torch_generator
-from cases.tms import TMSCase
+from rlct.cases.base import torch_generator
+from rlct.cases.tms import TMSCase
 
 # theory.md sec. 5 (5 significant digits, from Chen et al. 2023)
 THEORY_LB = {5: (1.17046, -0.28230), 6: (1.32053, -0.61814), 7: (1.44839, -0.96691),
@@ -159,7 +159,7 @@ def test_hessian_sympy_matches_autograd_and_high_precision_differences():
 
 @pytest.mark.parametrize("k", [5, 8])
 def test_kgon_table_regenerates_from_a_grid_start(k):
-    from cases._tms_kgon import _grid_start
+    from rlct.cases._tms_kgon import _grid_start
 
     l_star, b_star = solve_kgon(k, start=_grid_start(k))
     with mpmath.workdps(DPS):
@@ -417,7 +417,7 @@ def test_llc_estimate_within_15_percent_at_the_smallest_scale():
 def test_sigma_minus_box_radius(k):
     """Inside the radius in every direction the sigma- column is inert; just outside it, in the
     worst direction (a k-gon vertex for k <= 5, else where |W_i|^2 or b_i binds), it is not."""
-    from cases._tms_kgon import sigma_minus_box_radius
+    from rlct.cases._tms_kgon import sigma_minus_box_radius
 
     c = k + 1
     w = kgon_point(c, k, 0)

@@ -23,9 +23,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cases import registry
-from cases._turing_model import RelaxedTuringModel
-from cases.turing import TuringCase
+from rlct.cases import registry
+from rlct.cases._turing_model import RelaxedTuringModel
+from rlct.cases.turing import TuringCase
 from rlct.exact.newton import newton
 from rlct.exact.normal_crossing import normal_crossing
 from rlct.exact.turing import (

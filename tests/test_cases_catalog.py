@@ -11,12 +11,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cases import get_case, registry
-from cases.dln import DLNCase
-from cases.poly import PolyCase
-from cases.rrr import RRRCase
+from rlct.cases import get_case, registry
+from rlct.cases.dln import DLNCase
+from rlct.cases.poly import PolyCase
+from rlct.cases.rrr import RRRCase
 from rlct.cli import main
-from tests.independent.dln_geometric import dln_geometric
+from independent.dln_geometric import dln_geometric
 
 SIMPLE_CASES = ("dln", "rrr", "poly", "linreg", "multireg")
 
@@ -71,7 +71,7 @@ def test_rrr_case_matches_the_geometric_form(n_in, n_hidden, n_out, data):
 def test_dln_w_star_has_the_true_product_and_minimal_rank():
     case = DLNCase(widths=(6, 5, 4, 7), rank=2, n=50)
     problem = case.build(seed=0)
-    from cases.dln import unflatten
+    from rlct.cases.dln import unflatten
 
     layers = unflatten(problem.target.w_star.unsqueeze(0), (6, 5, 4, 7))
     for weight in layers:
@@ -83,7 +83,7 @@ def test_dln_w_star_has_the_true_product_and_minimal_rank():
 
 def test_dln_loss_hessian_rank_at_a_bottleneck_equals_twice_lambda():
     """Bottleneck of width r: minimally singular, lambda = rank(Hessian)/2 (a second method)."""
-    from cases.dln import forward
+    from rlct.cases.dln import forward
 
     widths = (3, 2, 4)
     case = DLNCase(widths=widths, rank=2, n=50)
@@ -106,7 +106,7 @@ def test_poly_copies_rule_matches_the_newton_engine_on_the_whole_polynomial(f, c
     ideal of all copies at once (disjoint variables)."""
     import sympy
 
-    from cases.poly import parse_generators
+    from rlct.cases.poly import parse_generators
     from rlct.exact import newton
 
     exprs, symbols = parse_generators(f)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rlct.exact import normal_crossing, regular
-from tests.independent.normal_crossing_zeta import normal_crossing_by_zeta
+from independent.normal_crossing_zeta import normal_crossing_by_zeta
 
 # Instance counts of the property tests (hypothesis max_examples).
 N_ZETA = 300

@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rlct.exact import rrr
-from tests.independent.dln_geometric import dln_geometric
-from tests.independent.dln_subsets import all_admissible
-from tests.independent.normal_crossing_zeta import normal_crossing_by_zeta
+from independent.dln_geometric import dln_geometric
+from independent.dln_subsets import all_admissible
+from independent.normal_crossing_zeta import normal_crossing_by_zeta
 
 # Instance counts of the property tests (hypothesis max_examples).
 N_RRR = 500

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
 
-from cases.poly import PolyCase
+from rlct.cases.poly import PolyCase
 from rlct.numeric.oracles import tempered_mean
 from rlct.numeric.oracles.tempered import tempered_mean_nested
 from rlct.numeric.settings import SamplerSettings

@@ -53,7 +53,7 @@ def test_bad_grid_file_exits_2_naming_the_key(tmp_path, capsys):
 
 
 def test_show_grid_prints_the_built_in_grid(capsys):
-    from validation.grid import DEFAULT_GRID_TOML, CalibrationGrid
+    from rlct.validation.grid import DEFAULT_GRID_TOML, CalibrationGrid
 
     assert main(["calibrate", "--show-grid"]) == 0
     printed = capsys.readouterr().out

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rlct.numeric.settings import SamplerSettings
-from validation import devinterp_adapter
+from rlct.validation import devinterp_adapter
 
 
 def test_sgld_arguments_map_term_by_term():
@@ -74,7 +74,7 @@ def test_devinterp_estimator_runs_on_our_quadratic_target():
     if not devinterp_adapter.available():
         pytest.skip(devinterp_adapter.NOT_INSTALLED)
     from rlct.numeric.llc import estimate_llc
-    from validation.testing import QuadraticCase
+    from rlct.validation.testing import QuadraticCase
 
     problem = QuadraticCase(d=3).build(seed=0)
     settings = SamplerSettings(step_size=1e-2, chains=2, steps=300, burnin=100, batch_size=16)
@@ -116,9 +116,9 @@ def test_devinterp_jobs_flow_through_run_job(monkeypatch):
     """A job with estimator="devinterp" is estimated by the adapter (here with devinterp's
     output scripted) and recorded like any other: devinterp's own number as llc_mean, the
     burn-in-excluded and full-baseline variants as extra columns."""
-    from validation.jobs import Job
-    from validation.run import run_job
-    from validation.testing import REGISTRY, QuadraticCase
+    from rlct.validation.jobs import Job
+    from rlct.validation.run import run_job
+    from rlct.validation.testing import REGISTRY, QuadraticCase
 
     calls = []
 
@@ -144,8 +144,8 @@ def test_devinterp_jobs_flow_through_run_job(monkeypatch):
 
 
 def test_validate_with_devinterp_estimator_requires_devinterp(monkeypatch, tmp_path):
-    from validation.sweep import validate
-    from validation.testing import REGISTRY
+    from rlct.validation.sweep import validate
+    from rlct.validation.testing import REGISTRY
 
     monkeypatch.setattr(devinterp_adapter, "available", lambda: False)
     with pytest.raises(ValueError, match="^estimator: devinterp is not installed"):

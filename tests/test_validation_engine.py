@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from validation.engine import pending_jobs, run_jobs
-from validation.executors import (
+from rlct.validation.engine import pending_jobs, run_jobs
+from rlct.validation.executors import (
     DASK_MISSING,
     ExecutorSpec,
     SerialExecutor,
@@ -21,9 +21,9 @@ from validation.executors import (
     parse_executor,
     threads_per_worker,
 )
-from validation.jobs import Job
-from validation.store import ResultStore
-from validation.testing import REGISTRY, QuadraticCase, ScriptedEstimator, scripted_jobs
+from rlct.validation.jobs import Job
+from rlct.validation.store import ResultStore
+from rlct.validation.testing import REGISTRY, QuadraticCase, ScriptedEstimator, scripted_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 KILL_TIMEOUT = 120  # seconds to wait for the first results of the killed sweep (a loaded host)
@@ -187,7 +187,7 @@ def test_killed_sweep_resumes_running_exactly_the_missing_jobs(tmp_path):
     """Start a sweep of 8 slow jobs in a subprocess, SIGKILL it after 3 results exist, rerun
     the same command: exactly the missing jobs run, none twice, and the table is complete."""
     out, log = tmp_path / "sweep", tmp_path / "ran.log"
-    command = [sys.executable, "-m", "validation.testing", str(out), "--jobs", "8",
+    command = [sys.executable, "-m", "rlct.validation.testing", str(out), "--jobs", "8",
                "--delay", "0.4", "--log", str(log)]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from validation.grid import DEFAULT_GRID_TOML, CalibrationGrid, SubGrid
-from validation.sweep import plan_calibration
+from rlct.validation.grid import DEFAULT_GRID_TOML, CalibrationGrid, SubGrid
+from rlct.validation.sweep import plan_calibration
 
 
 def test_default_grid_parses_and_is_a_union_of_pair_grids():

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rlct.numeric.settings import SamplerSettings
-from validation.jobs import Job, canonical_json, digest_of, unique
+from rlct.validation.jobs import Job, canonical_json, digest_of, unique
 
 
 def make_job(**changes):
@@ -79,7 +79,7 @@ def test_id_is_sha256_prefix_of_canonical_json():
 def test_id_is_the_same_in_a_fresh_interpreter():
     code = (
         "from rlct.numeric.settings import SamplerSettings\n"
-        "from validation.jobs import Job\n"
+        "from rlct.validation.jobs import Job\n"
         "print(Job(case='dln', scale='1e2', seed=0, device='cpu', dtype='float64',\n"
         "    params={'noise_std': 1.0, 'n': 10000, 'rank': 2, 'widths': [10, 10, 10]},\n"
         "    settings=SamplerSettings(step_size=1e-4, chains=4, steps=2000, burnin=1000)).id)"

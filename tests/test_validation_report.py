@@ -8,10 +8,10 @@ import math
 import pandas as pd
 import pytest
 
-from validation import aggregate, report
-from validation.grid import CalibrationGrid
-from validation.sweep import calibrate, plan_validation, validate
-from validation.testing import REGISTRY, QuadraticCase, ScriptedEstimator
+from rlct.validation import aggregate, report
+from rlct.validation.grid import CalibrationGrid
+from rlct.validation.sweep import calibrate, plan_validation, validate
+from rlct.validation.testing import REGISTRY, QuadraticCase, ScriptedEstimator
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -260,8 +260,8 @@ def test_calibration_runs_devinterp_on_the_settings_it_has(tmp_path, monkeypatch
     """With estimators = ["rlct", "devinterp"], devinterp's estimator runs the plain-SGLD
     settings only (it has no MALA and no control variates), its rows are labelled as its own,
     and each bucket gets one recommendation per estimator, ours first."""
-    from validation import devinterp_adapter
-    from validation.sweep import plan_calibration
+    from rlct.validation import devinterp_adapter
+    from rlct.validation.sweep import plan_calibration
 
     monkeypatch.setattr(devinterp_adapter, "available", lambda: True)
     grid = CalibrationGrid.from_toml(DEVINTERP_GRID)
@@ -287,8 +287,8 @@ def test_calibration_runs_devinterp_on_the_settings_it_has(tmp_path, monkeypatch
 
 
 def test_calibration_with_devinterp_needs_devinterp(monkeypatch):
-    from validation import devinterp_adapter
-    from validation.sweep import plan_calibration
+    from rlct.validation import devinterp_adapter
+    from rlct.validation.sweep import plan_calibration
 
     monkeypatch.setattr(devinterp_adapter, "available", lambda: False)
     with pytest.raises(ValueError, match="^sweep.estimators: devinterp is not installed"):
@@ -299,7 +299,7 @@ def test_git_state_ignores_regenerated_reports(tmp_path, monkeypatch):
     """A report being regenerated is not "local changes"; an edited code file is."""
     import subprocess
 
-    from validation import manifest
+    from rlct.validation import manifest
 
     def git(*args):
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)

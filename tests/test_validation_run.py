@@ -8,9 +8,9 @@ import math
 import pytest
 
 from rlct.numeric.settings import SamplerSettings
-from validation.jobs import Job
-from validation.run import COLUMNS, SETTINGS_FIELDS, run_job
-from validation.testing import REGISTRY, QuadraticCase, ScriptedEstimator
+from rlct.validation.jobs import Job
+from rlct.validation.run import COLUMNS, SETTINGS_FIELDS, run_job
+from rlct.validation.testing import REGISTRY, QuadraticCase, ScriptedEstimator
 
 
 def scripted(behavior="ok", d=4, seed=0):
@@ -74,7 +74,7 @@ def test_unknown_case_and_bad_parameters_are_errors_not_crashes():
 def test_real_estimator_on_the_real_dln_case_end_to_end():
     """The default estimator (rlct.numeric.llc) and the default registry (cases.registry())."""
     pytest.importorskip("rlct.numeric.llc")
-    from cases import registry
+    from rlct.cases import registry
 
     if "dln" not in registry():
         pytest.skip("the dln case is not registered")

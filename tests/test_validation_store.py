@@ -9,10 +9,10 @@ import threading
 import numpy as np
 import pytest
 
-from validation import store as store_module
-from validation.run import run_job
-from validation.store import ResultStore, atomic_write_json, atomic_write_text
-from validation.testing import REGISTRY, ScriptedEstimator, scripted_jobs
+from rlct.validation import store as store_module
+from rlct.validation.run import run_job
+from rlct.validation.store import ResultStore, atomic_write_json, atomic_write_text
+from rlct.validation.testing import REGISTRY, ScriptedEstimator, scripted_jobs
 
 
 def test_atomic_write_leaves_no_partial_file_when_interrupted(tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ recommendation per parameter-count bucket), `plots`, `manifest`, `report` (Markd
 `testing` (scripted stand-ins for tests of this machinery).
 """
 
-from validation.jobs import Job
-from validation.store import ResultStore
+from rlct.validation.jobs import Job
+from rlct.validation.store import ResultStore
 
 __all__ = ["Job", "ResultStore"]

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from validation.run import SETTINGS_FIELDS
+from rlct.validation.run import SETTINGS_FIELDS
 
 MEDIAN_TARGET = 0.05  # headline target: median relative error over cells
 MAX_TARGET = 0.15  # headline target: max relative error over cells

@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from validation.executors import Executor, ExecutorSpec, make_executor
-from validation.jobs import Job, unique
-from validation.run import Estimator, run_job
-from validation.store import ResultStore
+from rlct.validation.executors import Executor, ExecutorSpec, make_executor
+from rlct.validation.jobs import Job, unique
+from rlct.validation.run import Estimator, run_job
+from rlct.validation.store import ResultStore
 
 
 @dataclass
@@ -70,10 +70,10 @@ def run_jobs(
     Args:
         jobs: the sweep (duplicates by id are run once).
         store: where results go (and where finished jobs are looked up).
-        executor: a spec string (see `validation.executors`) or an open `Executor` (not
+        executor: a spec string (see `rlct.validation.executors`) or an open `Executor` (not
             closed here).
-        estimator, cases: passed to `validation.run.run_job` (defaults: the real estimator
-            and `cases.registry()`); must be picklable for process/Dask executors.
+        estimator, cases: passed to `rlct.validation.run.run_job` (defaults: the real estimator
+            and `rlct.cases.registry()`); must be picklable for process/Dask executors.
         retry_errors: also rerun jobs stored with ``status="error"``.
         progress: a tqdm bar on stderr.
     """

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from rlct.numeric.settings import SamplerSettings
-from validation.jobs import ESTIMATORS
+from rlct.validation.jobs import ESTIMATORS
 
 GRID_KEYS = (
     "sampler",

@@ -70,7 +70,7 @@ class Job:
     """One independent LLC estimate of one case instance.
 
     Attributes:
-        case: registered case name (`cases.registry()`).
+        case: registered case name (`rlct.cases.registry()`).
         scale: the scale name of the case (a key of ``Case.scales``).
         params: the case's constructor parameters (normally ``Case.scales[scale]``).
         settings: the sampler settings.
@@ -78,7 +78,7 @@ class Job:
         device: a concrete device (``"cpu"``, ``"cuda"``, ``"cuda:1"``), never ``"auto"``.
         dtype: ``"float32"`` or ``"float64"``.
         estimator: ``"rlct"`` (ours, `rlct.numeric.llc.estimate_llc`) or ``"devinterp"``
-            (devinterp's estimator with the same settings, `validation.devinterp_adapter`).
+            (devinterp's estimator with the same settings, `rlct.validation.devinterp_adapter`).
             Part of the id only when it is not ``"rlct"`` (ids of our jobs do not mention it).
     """
 

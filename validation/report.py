@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from validation import aggregate, plots
-from validation.devinterp_adapter import describe_arguments
-from validation.grid import CalibrationGrid
-from validation.jobs import Job
-from validation.manifest import build_manifest
-from validation.store import ResultStore, atomic_write_json, atomic_write_text
+from rlct.validation import aggregate, plots
+from rlct.validation.devinterp_adapter import describe_arguments
+from rlct.validation.grid import CalibrationGrid
+from rlct.validation.jobs import Job
+from rlct.validation.manifest import build_manifest
+from rlct.validation.store import ResultStore, atomic_write_json, atomic_write_text
 
 REPORT_NAME = "README.md"
 TRACE_EXAMPLES = 6

@@ -27,7 +27,7 @@ import numpy as np
 from rlct.exact.result import format_fraction
 from rlct.numeric.result import LLCResult
 from rlct.numeric.settings import SamplerSettings
-from validation.jobs import Job, canonical_json
+from rlct.validation.jobs import Job, canonical_json
 
 Estimator = Callable[..., LLCResult]
 STATUSES = ("ok", "diverged", "error")
@@ -95,7 +95,7 @@ def default_estimator() -> Estimator:
 
 
 def default_cases() -> Mapping[str, Any]:
-    from cases import registry
+    from rlct.cases import registry
 
     return registry()
 
@@ -191,7 +191,7 @@ def run_job(
         job: what to run.
         estimator: ``estimator(target, settings, *, seed, device) -> LLCResult``; default the
             real `rlct.numeric.llc.estimate_llc`.
-        cases: name -> case class; default `cases.registry()`.
+        cases: name -> case class; default `rlct.cases.registry()`.
         torch_threads: if given, ``torch.set_num_threads`` for this (worker) process first.
     """
     started = time.perf_counter()
@@ -228,7 +228,7 @@ def run_job(
             row["build_time"] = time.perf_counter() - built
             row["dim"], row["n"] = int(problem.dim), int(problem.n)
             if job.estimator == "devinterp" and estimator is None:
-                from validation import devinterp_adapter
+                from rlct.validation import devinterp_adapter
 
                 result = devinterp_adapter.estimate(
                     problem, job.settings, seed=job.seed, device=job.device

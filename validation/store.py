@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from validation.run import COLUMNS, Outcome
+from rlct.validation.run import COLUMNS, Outcome
 
 TMP_PREFIX = ".tmp-"
 TMP_SUFFIX = ".partial"

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from validation.engine import SweepStats, run_jobs
-from validation.executors import Executor, ExecutorSpec, parse_executor
-from validation.grid import CalibrationGrid
-from validation.jobs import ESTIMATORS, Job
-from validation.run import Estimator
-from validation.store import ResultStore
+from rlct.validation.engine import SweepStats, run_jobs
+from rlct.validation.executors import Executor, ExecutorSpec, parse_executor
+from rlct.validation.grid import CalibrationGrid
+from rlct.validation.jobs import ESTIMATORS, Job
+from rlct.validation.run import Estimator
+from rlct.validation.store import ResultStore
 
 MODES = ("quick", "full")
 QUICK_SEEDS = 2
@@ -183,7 +183,7 @@ def plan_validation(
         QUICK_SEEDS if mode == "quick" else FULL_SEEDS
     ))
     if registry is None:
-        from cases import registry as load_registry
+        from rlct.cases import registry as load_registry
 
         registry = load_registry()
     cells = _cells(mode, cases, registry, max_parameters, device)
@@ -219,14 +219,14 @@ def plan_calibration(
 ) -> list[Job]:
     """The jobs of a calibration sweep: cases x scales x grid settings x seeds."""
     if registry is None:
-        from cases import registry as load_registry
+        from rlct.cases import registry as load_registry
 
         registry = load_registry()
     chosen = select_cases(cases if cases is not None else grid.cases, registry)
     seeds = _positive_int("seeds", seeds if seeds is not None else grid.seeds)
     limit = grid.max_parameters if grid.max_parameters is not None else _max_parameters(device)
     if "devinterp" in grid.estimators:
-        from validation import devinterp_adapter
+        from rlct.validation import devinterp_adapter
 
         if not devinterp_adapter.available():
             raise ValueError(f"sweep.estimators: {devinterp_adapter.NOT_INSTALLED}")
@@ -317,9 +317,9 @@ def validate(
     ``llc_estimator``: ``"rlct"`` (ours) or ``"devinterp"`` (devinterp 2.0.1 with the same
     settings, if installed). ``report_only``: run nothing, write the report from the jobs stored
     so far (the report counts the planned jobs that are missing). ``estimator`` and ``registry``
-    default to the real estimator and `cases.registry()` (injectable for tests); ``argv`` is recorded in the manifest.
+    default to the real estimator and `rlct.cases.registry()` (injectable for tests); ``argv`` is recorded in the manifest.
     """
-    from validation import report
+    from rlct.validation import report
 
     started = time.time()
     if mode not in MODES:
@@ -327,7 +327,7 @@ def validate(
     if llc_estimator not in ESTIMATORS:
         raise ValueError(f"estimator: expected one of {ESTIMATORS}, got {llc_estimator!r}")
     if llc_estimator == "devinterp" and estimator is None:
-        from validation import devinterp_adapter
+        from rlct.validation import devinterp_adapter
 
         if not devinterp_adapter.available():
             raise ValueError(f"estimator: {devinterp_adapter.NOT_INSTALLED}")
@@ -339,7 +339,7 @@ def validate(
     default_out = DEFAULT_OUT[mode] + ("" if llc_estimator == "rlct" else f"-{llc_estimator}")
     out_dir = Path(out if out is not None else default_out)
     if registry is None:
-        from cases import registry as load_registry
+        from rlct.cases import registry as load_registry
 
         registry = load_registry()
     skipped = parse_skip(skip, registry)
@@ -446,7 +446,7 @@ def calibrate(
 ) -> SweepSummary:
     """Sweep the grid's settings over the cases and scales; write the calibration report with
     error and cost per setting and a recommendation per parameter-count bucket."""
-    from validation import report
+    from rlct.validation import report
 
     started = time.time()
     grid_path = None

@@ -1,6 +1,6 @@
 """Deterministic stand-ins for testing the sweep machinery (not for validation results).
 
-`QuadraticCase` is a duck-typed case (it does *not* subclass `cases.base.Case`, so it never
+`QuadraticCase` is a duck-typed case (it does *not* subclass `rlct.cases.base.Case`, so it never
 enters the case registry): the regular model L(w) = |w|^2 / 2 in d dimensions, whose learning
 coefficient is d/2 (a regular model: lambda = d/2, m = 1; Watanabe 2009, "Algebraic Geometry
 and Statistical Learning Theory", Remark 1.15 / theory.md sec. 0). Its ``behavior`` parameter
@@ -8,7 +8,7 @@ makes the paired `ScriptedEstimator` succeed, diverge, fail, or sleep, so the bo
 every outcome can be tested in milliseconds. `ScriptedEstimator` returns a genuine `LLCResult`
 whose numbers are a seeded perturbation of d/2: it does not sample.
 
-``python -m validation.testing OUT [--jobs N] [--delay S] [--log FILE]`` runs a sweep of N
+``python -m rlct.validation.testing OUT [--jobs N] [--delay S] [--log FILE]`` runs a sweep of N
 scripted jobs into OUT (used by the resume test, which kills it midway and reruns it).
 """
 
@@ -82,7 +82,7 @@ class QuadraticCase:
     def build(self, *, seed: int = 0, device: Any = "cpu", dtype: Any = None) -> Any:
         import torch
 
-        from cases.base import Problem
+        from rlct.cases.base import Problem
         from rlct.numeric.target import Target
 
         dtype = dtype if dtype is not None else torch.float64
@@ -170,7 +170,7 @@ REGISTRY = {"quadratic": QuadraticCase}
 
 def scripted_jobs(count: int, delay: float = 0.0) -> list[Any]:
     """``count`` independent scripted jobs (d = 2, seeds 0..count-1)."""
-    from validation.jobs import Job
+    from rlct.validation.jobs import Job
 
     case = QuadraticCase(d=2, delay=delay)
     return [
@@ -181,10 +181,10 @@ def scripted_jobs(count: int, delay: float = 0.0) -> list[Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from validation.engine import run_jobs
-    from validation.store import ResultStore
+    from rlct.validation.engine import run_jobs
+    from rlct.validation.store import ResultStore
 
-    parser = argparse.ArgumentParser(prog="python -m validation.testing")
+    parser = argparse.ArgumentParser(prog="python -m rlct.validation.testing")
     parser.add_argument("out")
     parser.add_argument("--jobs", type=int, default=8)
     parser.add_argument("--delay", type=float, default=0.0)

@@ -9,7 +9,7 @@ from rlct.cli.validate import add_common_options, check_executor, parse_cases, p
 
 
 def register(subparsers: Any) -> None:
-    from validation.sweep import DEFAULT_CALIBRATION_OUT
+    from rlct.validation.sweep import DEFAULT_CALIBRATION_OUT
 
     parser = subparsers.add_parser(
         "calibrate",
@@ -33,8 +33,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from validation.grid import DEFAULT_GRID_TOML, CalibrationGrid
-    from validation.sweep import calibrate
+    from rlct.validation.grid import DEFAULT_GRID_TOML, CalibrationGrid
+    from rlct.validation.sweep import calibrate
 
     if args.show_grid:
         print(DEFAULT_GRID_TOML, end="")

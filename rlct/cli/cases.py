@@ -54,7 +54,7 @@ def _scale_rows(case_cls: Any) -> list[dict[str, Any]]:
 
 
 def list_cases(args: argparse.Namespace) -> int:
-    from cases import registry
+    from rlct.cases import registry
 
     cases = registry()
     if args.json:
@@ -68,7 +68,7 @@ def list_cases(args: argparse.Namespace) -> int:
 
 
 def show_case(args: argparse.Namespace) -> int:
-    from cases import get_case
+    from rlct.cases import get_case
 
     case_cls = get_case(args.name)
     rows = _scale_rows(case_cls)

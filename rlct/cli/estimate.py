@@ -90,7 +90,7 @@ def settings_from_args(args: argparse.Namespace, base: SamplerSettings) -> Sampl
 
 
 def run(args: argparse.Namespace) -> int:
-    from cases import get_case
+    from rlct.cases import get_case
     from rlct.exact import format_fraction
     from rlct.numeric.device import resolve_device, resolve_dtype
     from rlct.numeric.llc import estimate_llc

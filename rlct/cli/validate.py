@@ -37,9 +37,9 @@ def parse_cases(text: str | None) -> list[str] | None:
 
 def check_executor(text: str | None, device: str = "cpu") -> str:
     """The executor to use: ``text`` if given (checked), else the default for ``device``
-    (`validation.sweep.default_executor`)."""
-    from validation.executors import parse_executor
-    from validation.sweep import default_executor
+    (`rlct.validation.sweep.default_executor`)."""
+    from rlct.validation.executors import parse_executor
+    from rlct.validation.sweep import default_executor
 
     if text is None:
         return default_executor(device)
@@ -73,7 +73,7 @@ def add_common_options(parser: argparse.ArgumentParser, default_out: str) -> Non
 
 
 def register(subparsers: Any) -> None:
-    from validation.sweep import DEFAULT_OUT, FULL_SEEDS, QUICK_SEEDS
+    from rlct.validation.sweep import DEFAULT_OUT, FULL_SEEDS, QUICK_SEEDS
 
     parser = subparsers.add_parser(
         "validate",
@@ -128,7 +128,7 @@ def _max_parameters(value: int | None) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from validation.sweep import validate
+    from rlct.validation.sweep import validate
 
     seeds = parse_seeds(args.seeds)
     cases = parse_cases(args.cases)

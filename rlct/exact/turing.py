@@ -35,7 +35,7 @@ computes the polynomial sum_x (1 - p(y(x)|x, w)) exactly (rational coefficients)
 Local coordinates at [M]: in each simplex at its vertex v, the off-vertex masses u_j >= 0 (the
 vertex mass is 1 - sum u_j). Near [M] the parameter space is the orthant [0, eps)^d ("orthant"
 chart, prior uniform in u). The square-root chart u_j = s_j^2, s in R^d, makes the coordinates
-unconstrained (the chart `cases.turing` samples in, prior uniform in s). It doubles every
+unconstrained (the chart `rlct.cases.turing` samples in, prior uniform in s). It doubles every
 exponent of K, and a prior uniform in s is ~ prod u_j^(-1/2) in u, so the Newton distance
 doubles: lambda_sqrt = lambda_orthant / 2 with the same m (theory: Watanabe 2009, ch. 7; here
 the engine is run in both charts and the tests check the relation).
@@ -516,7 +516,7 @@ def turing_rlct(machine: str, steps: int = 2, chart: str = "sqrt") -> RLCT:
     """lambda and m of K at the classical code of the catalog problem (machine, steps).
 
     ``chart="sqrt"``: K(s^2) on a neighbourhood of s = 0 in R^d with a prior uniform in s (the
-    chart `cases.turing` samples in); ``chart="orthant"``: K(u) on [0, eps)^d, prior uniform in
+    chart `rlct.cases.turing` samples in); ``chart="orthant"``: K(u) on [0, eps)^d, prior uniform in
     u. The value comes from the Newton engine applied to K restricted to the coordinates it
     depends on (absent coordinates only multiply the zeta function by a constant); its status
     is passed through unchanged, so the value is exact only when it is "certified".
