@@ -10,13 +10,13 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from independent.dln_geometric import dln_geometric
 
 from rlct.cases import get_case, registry
 from rlct.cases.dln import DLNCase
 from rlct.cases.poly import PolyCase
 from rlct.cases.rrr import RRRCase
 from rlct.cli import main
-from independent.dln_geometric import dln_geometric
 
 SIMPLE_CASES = ("dln", "rrr", "poly", "linreg", "multireg")
 

@@ -14,11 +14,11 @@ from math import comb
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from rlct.exact import dln, regular, rrr
 from independent.dln_geometric import dln_geometric, dln_geometric_brute
 from independent.dln_monomial import thin_dln_by_zeta
 from independent.dln_subsets import all_admissible
+
+from rlct.exact import dln, regular, rrr
 
 # Instance counts of the property tests (hypothesis max_examples), reported with the results.
 N_GEOMETRIC = 400

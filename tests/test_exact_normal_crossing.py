@@ -12,9 +12,9 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from independent.normal_crossing_zeta import normal_crossing_by_zeta
 
 from rlct.exact import normal_crossing, regular
-from independent.normal_crossing_zeta import normal_crossing_by_zeta
 
 # Instance counts of the property tests (hypothesis max_examples).
 N_ZETA = 300

@@ -13,11 +13,11 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from rlct.exact import rrr
 from independent.dln_geometric import dln_geometric
 from independent.dln_subsets import all_admissible
 from independent.normal_crossing_zeta import normal_crossing_by_zeta
+
+from rlct.exact import rrr
 
 # Instance counts of the property tests (hypothesis max_examples).
 N_RRR = 500

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from _targets import quadratic_llc, quadratic_target
 
 from rlct.cases.dln import DLNCase
 from rlct.numeric import samplers
@@ -14,7 +15,6 @@ from rlct.numeric.llc import estimate_llc
 from rlct.numeric.module_target import module_target
 from rlct.numeric.potential import LocalizedPotential
 from rlct.numeric.settings import SamplerSettings
-from _targets import quadratic_llc, quadratic_target
 
 SMALL = SamplerSettings(step_size=1e-4, chains=3, steps=60, burnin=20, batch_size=32)
 

@@ -24,6 +24,8 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import re
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -151,7 +153,35 @@ class SerialExecutor(Executor):
         self._pending.clear()
 
 
-def _init_process_worker(threads: int) -> None:
+PARENT_POLL_SECONDS = 0.5  # how often a worker checks that its coordinator is alive
+
+
+def _exit_when_orphaned(coordinator: int, poll: float = PARENT_POLL_SECONDS) -> None:
+    """Block until this process's parent is no longer ``coordinator``, then end the process.
+
+    A worker whose coordinator died (by any signal, SIGKILL included, which no handler in the
+    coordinator can catch) is re-parented, so ``os.getppid()`` changes; the worker then exits at
+    once with `os._exit`, abandoning its job (the coordinator that would store the result is
+    gone; a resumed sweep runs the job again). Runs in a daemon thread of every worker.
+    """
+    while os.getppid() == coordinator:
+        time.sleep(poll)
+    os._exit(70)  # EX_SOFTWARE: no cleanup, no atexit handlers, no waiting for the job
+
+
+def watch_coordinator(coordinator: int, poll: float = PARENT_POLL_SECONDS) -> threading.Thread:
+    """Start the orphan watchdog of `_exit_when_orphaned` in a daemon thread."""
+    if os.getppid() != coordinator:  # the coordinator died before this worker got here
+        os._exit(70)
+    thread = threading.Thread(
+        target=_exit_when_orphaned, args=(coordinator, poll), name="rlct-orphan-watchdog", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _init_process_worker(threads: int, coordinator: int) -> None:
+    watch_coordinator(coordinator)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["MKL_NUM_THREADS"] = str(threads)
     import torch
@@ -160,7 +190,8 @@ def _init_process_worker(threads: int) -> None:
 
 
 class ProcessExecutor(Executor):
-    """A spawn-started `ProcessPoolExecutor`; each worker uses cores // N torch threads."""
+    """A spawn-started `ProcessPoolExecutor`; each worker uses cores // N torch threads and
+    ends itself within `PARENT_POLL_SECONDS` of its coordinator's death (`watch_coordinator`)."""
 
     def __init__(self, workers: int | None = None) -> None:
         count = workers if workers is not None else usable_cores()
@@ -170,7 +201,7 @@ class ProcessExecutor(Executor):
             max_workers=count,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_process_worker,
-            initargs=(self.torch_threads,),
+            initargs=(self.torch_threads, os.getpid()),
         )
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:

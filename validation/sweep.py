@@ -317,7 +317,8 @@ def validate(
     ``llc_estimator``: ``"rlct"`` (ours) or ``"devinterp"`` (devinterp 2.0.1 with the same
     settings, if installed). ``report_only``: run nothing, write the report from the jobs stored
     so far (the report counts the planned jobs that are missing). ``estimator`` and ``registry``
-    default to the real estimator and `rlct.cases.registry()` (injectable for tests); ``argv`` is recorded in the manifest.
+    default to the real estimator and `rlct.cases.registry()` (injectable for tests); ``argv`` is
+    recorded in the manifest.
     """
     from rlct.validation import report
 

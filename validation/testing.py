@@ -107,13 +107,17 @@ class ScriptedEstimator:
     """Returns an `LLCResult` near d/2 (seeded, +-1% noise) per the case's scripted behavior;
     optionally sleeps, and appends ``"<d> <seed>"`` to ``log`` each time it runs."""
 
-    def __init__(self, log: str | None = None) -> None:
+    def __init__(self, log: str | None = None, started: str | None = None) -> None:
         self.log = log
+        self.started = started
 
     def __call__(
         self, target: Any, settings: SamplerSettings, *, seed: int, device: Any = "cpu", **_: Any
     ) -> LLCResult:
         _, behavior, delay = target.name.split(":")
+        if self.started is not None:  # a job is running in this process (orphan-worker tests)
+            with open(os.path.join(self.started, f"{os.getpid()}-{seed}"), "w") as handle:
+                handle.write(str(os.getpid()))
         if float(delay) > 0:
             time.sleep(float(delay))
         if self.log is not None:
@@ -190,12 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--log")
     parser.add_argument("--executor", default="serial")
+    parser.add_argument("--started", help="folder: each job writes <pid>-<seed> there when it starts")
     args = parser.parse_args(argv)
     stats = run_jobs(
         scripted_jobs(args.jobs, args.delay),
         ResultStore(args.out),
         args.executor,
-        estimator=ScriptedEstimator(args.log),
+        estimator=ScriptedEstimator(args.log, args.started),
         cases=REGISTRY,
     )
     print(stats.describe())
