@@ -11,7 +11,9 @@ A subclass declares:
   * ``scales``: a dict scale name -> keyword parameters (ordered from small to large);
   * ``exact()`` -> `rlct.exact.RLCT` (value, multiplicity, scope, point, why it holds there);
   * ``build(seed, device, dtype)`` -> `Problem` (target = batched loss + data + w*, n);
-  * optionally ``recommended(self)`` -> `SamplerSettings` for this instance.
+  * optionally ``recommended(self)`` -> `SamplerSettings` for this instance, and
+    ``footprint(self)`` -> `rlct.numeric.memory.Footprint` (sizes known before building, so a
+    job too large for the machine is refused before it allocates).
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from typing import Any, ClassVar
 import torch
 
 from rlct.exact import RLCT
+from rlct.numeric.memory import Footprint, check_job_fits
 from rlct.numeric.seeding import numpy_generator, torch_generator
 from rlct.numeric.settings import SamplerSettings
 from rlct.numeric.target import Target
 
-__all__ = ["Case", "Problem", "get_case", "numpy_generator", "registry", "torch_generator"]
+__all__ = ["Case", "Footprint", "Problem", "get_case", "numpy_generator", "registry", "torch_generator"]
 
 _REGISTRY: dict[str, type[Case]] = {}
 
@@ -108,6 +111,20 @@ class Case(ABC):
         computation is available. It is what an exact sampler would read with infinite data; it
         differs from lambda by the estimator's own finite-n beta bias."""
         return None
+
+    def footprint(self) -> Footprint | None:
+        """What `build` allocates, known before building (`rlct.numeric.memory.Footprint`: d, n,
+        numbers per data row, other numbers built), or None where unknown. With it a job too large
+        for the machine is refused before it allocates (`check_memory`); without it, only when
+        the estimator starts."""
+        return None
+
+    def check_memory(self, settings: SamplerSettings, device: str | torch.device, dtype: torch.dtype) -> None:
+        """Raise `rlct.numeric.memory.MemoryBudgetError` (a ValueError) if building this case and
+        one estimate at ``settings`` would not fit on ``device``."""
+        footprint = self.footprint()
+        if footprint is not None:
+            check_job_fits(footprint, settings, device, dtype)
 
     @classmethod
     def at_scale(cls, scale: str, **overrides: Any) -> Case:

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rlct.cases.base import Case, Problem, cv_sgld_settings, mala_settings, torch_generator
+from rlct.cases.base import Case, Footprint, Problem, cv_sgld_settings, mala_settings, torch_generator
 from rlct.exact import RLCT, dln
 from rlct.exact._validate import as_int, as_int_list
 from rlct.numeric.settings import SamplerSettings
@@ -130,6 +130,14 @@ class DLNCase(Case):
     @property
     def dim(self) -> int:
         return sum(r * c for r, c in layer_shapes(self.parameters["widths"]))
+
+    def footprint(self) -> Footprint:
+        """d parameters; n rows of H_0 inputs and H_L outputs; w* built in float64 blocks
+        (two copies of d float64 numbers), the sufficient statistics and the true product."""
+        widths = self.parameters["widths"]
+        first, last = widths[0], widths[-1]
+        return Footprint(dim=self.dim, n=self.parameters["n"], row_elements=first + last,
+                         build_elements=4 * self.dim + first * first + 2 * first * last)
 
     def exact(self) -> RLCT:
         widths, rank = self.parameters["widths"], self.parameters["rank"]

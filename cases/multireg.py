@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from rlct.cases.base import Case, Problem
+from rlct.cases.base import Case, Footprint, Problem
 from rlct.cases.dln import DLNCase
 from rlct.exact import RLCT, regular
 from rlct.exact._validate import as_int
@@ -74,6 +74,9 @@ class MultiOutputRegressionCase(Case):
             certificate=base.certificate + "; = Aoyagi 2024 with one layer (tests)",
             point="W* = a random full-rank matrix (any true W: the model is regular)",
         )
+
+    def footprint(self) -> Footprint:
+        return self._network().footprint()
 
     def build(
         self, *, seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64

@@ -26,7 +26,7 @@ import sympy
 import torch
 from torch import Tensor
 
-from rlct.cases.base import Case, Problem, mala_settings, torch_generator
+from rlct.cases.base import Case, Footprint, Problem, mala_settings, torch_generator
 from rlct.exact import RLCT
 from rlct.exact._validate import as_int
 from rlct.numeric.settings import SamplerSettings
@@ -127,6 +127,13 @@ class PolyCase(Case):
     def dim(self) -> int:
         _, symbols = parse_generators(self.parameters["f"])
         return len(symbols) * self.parameters["copies"]
+
+    def footprint(self) -> Footprint:
+        """d parameters; n rows of one input and copies x (number of generators) outputs."""
+        exprs, symbols = parse_generators(self.parameters["f"])
+        outputs = len(exprs) * self.parameters["copies"]
+        return Footprint(dim=len(symbols) * self.parameters["copies"], n=self.parameters["n"],
+                         row_elements=1 + outputs, build_elements=2 * outputs)
 
     def base_exact(self) -> RLCT:
         """lambda of one copy at 0: normal crossing for a monomial, else the Newton engine."""

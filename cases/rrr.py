@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from rlct.cases.base import Case, Problem, mala_settings
+from rlct.cases.base import Case, Footprint, Problem, mala_settings
 from rlct.cases.dln import DLNCase
 from rlct.exact import RLCT, rrr
 from rlct.exact._validate import as_int
@@ -76,6 +76,9 @@ class RRRCase(Case):
             certificate=base.certificate + "; local at w* (see cases/rrr.py)",
             point="w* = 0" if p["rank"] == 0 else "minimal-rank true point (A, B of rank r)",
         )
+
+    def footprint(self) -> Footprint:
+        return self._network().footprint()
 
     def build(
         self, *, seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64

@@ -224,6 +224,9 @@ def run_job(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             built = time.perf_counter()
+            check_memory = getattr(case, "check_memory", None)
+            if check_memory is not None:  # refuse a job too large for this machine (error row)
+                check_memory(job.settings, job.device, resolve_dtype(job.dtype))
             problem = case.build(seed=job.seed, device=job.device, dtype=resolve_dtype(job.dtype))
             row["build_time"] = time.perf_counter() - built
             row["dim"], row["n"] = int(problem.dim), int(problem.n)

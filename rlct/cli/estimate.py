@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.dtype)
     settings = settings_from_args(args, case.recommended())
+    case.check_memory(settings, device, dtype)  # before anything large is allocated
     exact = case.exact()
     problem = case.build(seed=args.seed, device=device, dtype=dtype)
     progress = not args.no_progress and not args.json and sys.stderr.isatty()

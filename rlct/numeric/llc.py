@@ -9,6 +9,8 @@ with beta = 1/log n by default. The expectation is the mean of the per-step loss
 draws of each chain (minibatch loss for SGLD/pSGLD, an unbiased estimate of L_n; full-data loss
 for MALA); the baseline L_n(w*) is always the full-data loss. Chains that produce NaN/Inf or
 leave the localization region are flagged and excluded (with a warning), never averaged in.
+An estimate whose working memory exceeds what the device has free is refused before it allocates
+(`rlct.numeric.memory.MemoryBudgetError`, a ValueError).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from torch import Tensor
 from rlct.numeric import samplers
 from rlct.numeric.device import resolve_device
 from rlct.numeric.diagnostics import ess, rhat
+from rlct.numeric.memory import advice, check_fits, sampler_bytes
 from rlct.numeric.potential import LocalizedPotential
 from rlct.numeric.result import LLCResult
 from rlct.numeric.seeding import torch_generator
@@ -55,6 +58,25 @@ def _divergence(
     return bad, reasons
 
 
+def _check_memory(target: Target, settings: SamplerSettings, device: torch.device | None) -> None:
+    """Refuse (`MemoryBudgetError`) an estimate whose working memory exceeds what is free."""
+    dev = target.w_star.device if device is None else device
+    itemsize = target.w_star.element_size()
+    row_elements = sum(t[0].numel() for t in target.data)
+    required = sampler_bytes(
+        settings, dim=target.dim, n=target.n, row_elements=row_elements, itemsize=itemsize,
+        full_data_loss=target.full_data_loss is not None,
+    )
+    if dev != target.w_star.device:  # the data and w* are copied there first
+        required += sum(t.numel() * t.element_size() for t in (*target.data, target.w_star))
+    check_fits(
+        required, dev,
+        what=f"sampling {settings.chains} chains x {target.dim:,} parameters ({settings.sampler}, "
+        f"{str(target.w_star.dtype).removeprefix('torch.')}, {settings.steps:,} steps)",
+        lower=advice("chains, steps, the batch size", target.w_star.dtype),
+    )
+
+
 def estimate_llc(
     target: Target,
     settings: SamplerSettings | None = None,
@@ -81,6 +103,7 @@ def estimate_llc(
         raise ValueError(f"settings: expected SamplerSettings, got {type(settings).__name__}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+    _check_memory(target, settings, None if device is None else resolve_device(device))
     if device is not None:
         target = target.to(resolve_device(device))
     dev = target.w_star.device
