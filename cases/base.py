@@ -18,6 +18,7 @@ A subclass declares:
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -146,6 +147,17 @@ def registry() -> dict[str, type[Case]]:
 
 
 def get_case(name: str) -> type[Case]:
+    """The case registered as ``name``. Its module of the same name is imported first, so one
+    case does not import every other (start-up time); the others are discovered only when the
+    name is not found that way."""
+    if isinstance(name, str) and name.isidentifier() and not name.startswith("_") and name != "base":
+        try:
+            importlib.import_module(f"rlct.cases.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"rlct.cases.{name}":
+                raise
+    if name in _REGISTRY:
+        return _REGISTRY[name]
     cases = registry()
     if name not in cases:
         raise ValueError(f"case: unknown case {name!r}; known: {', '.join(cases)}")

@@ -26,13 +26,15 @@ from rlct.validation.jobs import ESTIMATORS, Job
 from rlct.validation.run import Estimator
 from rlct.validation.store import ResultStore
 
-MODES = ("quick", "full")
-QUICK_SEEDS = 2
-FULL_SEEDS = 5
-CPU_MAX_PARAMETERS = 10**6
-CUDA_MAX_PARAMETERS = 10**8
-DEFAULT_OUT = {"quick": "reports/validation-quick", "full": "reports/validation-full"}
-DEFAULT_CALIBRATION_OUT = "reports/calibration"
+from rlct.validation.defaults import (  # noqa: F401 - re-exported
+    CPU_MAX_PARAMETERS,
+    CUDA_MAX_PARAMETERS,
+    DEFAULT_CALIBRATION_OUT,
+    DEFAULT_OUT,
+    FULL_SEEDS,
+    MODES,
+    QUICK_SEEDS,
+)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from rlct.cli.validate import add_common_options, check_executor, parse_cases, p
 
 
 def register(subparsers: Any) -> None:
-    from rlct.validation.sweep import DEFAULT_CALIBRATION_OUT
+    from rlct.validation.defaults import DEFAULT_CALIBRATION_OUT
 
     parser = subparsers.add_parser(
         "calibrate",

@@ -21,13 +21,12 @@ import json
 import math
 import re
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sympy
-
-from rlct.exact.newton import newton
-from rlct.exact.polynomial_input import parse_polynomial_text, resolve_prior, resolve_variables
 from rlct.exact.result import RLCT
+
+if TYPE_CHECKING:  # sympy and the engine load when `rlct exact poly` runs, not with the parser
+    import sympy
 
 AGREEMENT_SIGMAS = 3
 AGREEMENT_RELATIVE_FLOOR = Fraction(5, 100)
@@ -108,6 +107,9 @@ def register(exact_subparsers: Any) -> None:
 
 
 def run_poly(args: argparse.Namespace) -> int:
+    from rlct.exact.newton import newton
+    from rlct.exact.polynomial_input import parse_polynomial_text, resolve_prior, resolve_variables
+
     texts = _split_generators(args.polynomial, args.ideal)
     expressions = [parse_polynomial_text(t, "K") for t in texts]
     names = None if args.variables is None else _split_names(args.variables)

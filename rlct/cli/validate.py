@@ -73,7 +73,7 @@ def add_common_options(parser: argparse.ArgumentParser, default_out: str) -> Non
 
 
 def register(subparsers: Any) -> None:
-    from rlct.validation.sweep import DEFAULT_OUT, FULL_SEEDS, QUICK_SEEDS
+    from rlct.validation.defaults import DEFAULT_OUT, FULL_SEEDS, QUICK_SEEDS
 
     parser = subparsers.add_parser(
         "validate",

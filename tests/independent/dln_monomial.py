@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 
-from tests.independent.normal_crossing_zeta import normal_crossing_by_zeta
+from independent.normal_crossing_zeta import normal_crossing_by_zeta
 
 
 def thin_dln_by_zeta(widths: Sequence[int]) -> tuple[Fraction, int]:
