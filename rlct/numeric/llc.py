@@ -58,9 +58,18 @@ def _divergence(
     return bad, reasons
 
 
-def _check_memory(target: Target, settings: SamplerSettings, device: torch.device | None) -> None:
+def sampling_device(target: Target, device: str | torch.device | None) -> torch.device:
+    """Where `estimate_llc` samples: ``None`` keeps the target's device; ``"auto"`` keeps a
+    target that is already on an accelerator and otherwise picks CUDA when present, else the CPU
+    (`rlct.numeric.device.resolve_device`); anything else is resolved as given."""
+    here = target.w_star.device
+    if device is None or (isinstance(device, str) and device == "auto" and here.type != "cpu"):
+        return here
+    return resolve_device(device)
+
+
+def _check_memory(target: Target, settings: SamplerSettings, dev: torch.device) -> None:
     """Refuse (`MemoryBudgetError`) an estimate whose working memory exceeds what is free."""
-    dev = target.w_star.device if device is None else device
     itemsize = target.w_star.element_size()
     row_elements = sum(t[0].numel() for t in target.data)
     required = sampler_bytes(
@@ -82,7 +91,7 @@ def estimate_llc(
     settings: SamplerSettings | None = None,
     *,
     seed: int = 0,
-    device: str | torch.device | None = None,
+    device: str | torch.device | None = "auto",
     chain_method: str = "vectorized",
     progress: bool = False,
 ) -> LLCResult:
@@ -93,7 +102,9 @@ def estimate_llc(
         settings: sampler hyperparameters (defaults: `SamplerSettings()`).
         seed: the root seed; noise, minibatches and MALA uniforms come from one
             `torch.Generator` derived from it (same seed, same draws on the same device).
-        device: ``"auto"``, ``"cpu"``, ``"cuda"``; ``None`` keeps the target's device.
+        device: where to sample (`sampling_device`): ``"auto"`` (default; CUDA when present,
+            and a target already on an accelerator stays there), ``"cpu"``, ``"cuda"``, or
+            ``None`` (the target's device).
         chain_method: ``"vectorized"`` (all chains in one batched computation) or
             ``"sequential"`` (one chain at a time; the reference, same draws).
         progress: show a tqdm progress bar.
@@ -103,9 +114,10 @@ def estimate_llc(
         raise ValueError(f"settings: expected SamplerSettings, got {type(settings).__name__}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
-    _check_memory(target, settings, None if device is None else resolve_device(device))
-    if device is not None:
-        target = target.to(resolve_device(device))
+    placement = sampling_device(target, device)
+    _check_memory(target, settings, placement)
+    if placement != target.w_star.device:
+        target = target.to(placement)
     dev = target.w_star.device
     dtype = target.w_star.dtype
     chains, dim, n = settings.chains, target.dim, target.n
