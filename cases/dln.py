@@ -30,6 +30,7 @@ from torch import Tensor
 from rlct.cases.base import Case, Footprint, Problem, cv_sgld_settings, mala_settings, torch_generator
 from rlct.exact import RLCT, dln
 from rlct.exact._validate import as_int, as_int_list
+from rlct.numeric.gibbs import MultilinearGaussian
 from rlct.numeric.settings import SamplerSettings
 from rlct.numeric.target import Target
 
@@ -71,6 +72,20 @@ def make_loss(widths: tuple[int, ...], noise_std: float) -> Callable[[Tensor, tu
         return scale * residual.square().sum(dim=2).mean(dim=1)
 
     return loss
+
+
+def multilinear_model(
+    widths: tuple[int, ...], noise_std: float, x: Tensor, y: Tensor, w_star: Tensor
+) -> MultilinearGaussian:
+    """The hook for the exact Gibbs sampler (`rlct.numeric.gibbs`): the same L_n through its
+    sufficient statistics S_xx = x^T x / n, S_yx = y^T x / n, s_yy = mean ||y||^2 (computed in
+    float64 and kept in float64, whatever the data's dtype), the layer shapes and w*."""
+    n = x.shape[0]
+    x64, y64 = x.double(), y.double()
+    return MultilinearGaussian(
+        layer_shapes=tuple(layer_shapes(widths)), sxx=x64.T @ x64 / n, syx=y64.T @ x64 / n,
+        syy=y64.square().sum(dim=1).mean(), noise_std=noise_std, w_star=w_star.double(), n=n,
+    )
 
 
 def make_full_data_loss(
@@ -188,6 +203,7 @@ class DLNCase(Case):
             w_star=w_star.to(device),
             name=f"dln{list(widths)} r={self.parameters['rank']}",
             full_data_loss=make_full_data_loss(widths, noise_std, x.to(device), y.to(device)),
+            multilinear=multilinear_model(widths, noise_std, x, y, w_star).to(device),
         )
         return Problem(
             case=self.name,

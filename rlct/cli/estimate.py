@@ -89,6 +89,15 @@ def settings_from_args(args: argparse.Namespace, base: SamplerSettings) -> Sampl
     return base.replace(**changes)
 
 
+def error_split(estimate: float, reference: float | None, exact: float) -> dict[str, float | None]:
+    """theory.md sec. 8: lambda_hat - lambda = (lambda_hat - lambda_beta) + (lambda_beta - lambda).
+    ``sampler_error`` = (estimate - reference) / reference, ``estimator_bias`` = (reference -
+    exact) / exact, both None without a reference."""
+    if reference is None or reference == 0 or exact == 0:
+        return {"sampler_error": None, "estimator_bias": None}
+    return {"sampler_error": (estimate - reference) / reference, "estimator_bias": (reference - exact) / exact}
+
+
 def run(args: argparse.Namespace) -> int:
     from rlct.cases import get_case
     from rlct.exact import format_fraction
@@ -116,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
         problem.target, settings, seed=args.seed, chain_method=args.chain_method, progress=progress
     )
     exact_float = float(exact.value)
+    reference = case.finite_nbeta_reference(settings.replace(nbeta=result.nbeta))
+    split = error_split(result.llc_mean, reference, exact_float)
     out = {
         "case": case_cls.name,
         "parameters": {k: list(v) if isinstance(v, tuple) else v for k, v in case.parameters.items()},
@@ -123,7 +134,10 @@ def run(args: argparse.Namespace) -> int:
         "llc_stderr": result.llc_stderr,
         "exact_lambda": format_fraction(exact.value),
         "exact_lambda_float": exact_float,
+        "exact_multiplicity": int(exact.multiplicity),
         "relative_error": result.relative_error(exact_float),
+        "lambda_finite_nbeta": reference,
+        **split,
         **{k: v for k, v in result.summary().items() if k not in ("llc_mean", "llc_stderr")},
     }
     if args.json:
@@ -135,6 +149,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"LLC estimate  {result.llc_mean:.6g} +- {result.llc_stderr:.3g} (se across chains; "
           f"ESS-based se {result.llc_stderr_ess:.3g})")
     print(f"rel. error    {out['relative_error']:.2%}")
+    if reference is not None:
+        print(f"reference     n beta E[K] under the exact tempered posterior = {reference:.6g}: sampler error "
+              f"{split['sampler_error']:+.2%}, estimator bias {split['estimator_bias']:+.2%}")
     print(f"diagnostics   R-hat {result.rhat:.4f}, ESS {result.ess:.0f}, "
           f"diverged chains {int(result.diverged.sum())}/{settings.chains}"
           + (f", MALA acceptance {out['acceptance_rate']:.2f}" if result.acceptance_rate is not None else ""))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -86,6 +87,24 @@ def _check_memory(target: Target, settings: SamplerSettings, dev: torch.device) 
     )
 
 
+def _gibbs(target: Target, settings: SamplerSettings, seed: int) -> LLCResult:
+    """``sampler="gibbs"``: exact blocked Gibbs draws (`rlct.numeric.gibbs.gibbs_llc`) on the
+    target's multilinear Gaussian model; one step is one sweep over the layers."""
+    from rlct.numeric.gibbs import gibbs_llc
+
+    if target.multilinear is None:
+        raise ValueError(
+            f"sampler: 'gibbs' needs a target with a multilinear Gaussian model "
+            f"(Target.multilinear; the cases dln, rrr and multireg have one), {target.name!r} has none"
+        )
+    with cpu_threads_for(target.w_star.device, settings.chains * target.dim):
+        result = gibbs_llc(
+            target.multilinear, nbeta=settings.resolved_nbeta(target.n), localization=settings.localization,
+            chains=settings.chains, sweeps=settings.steps, burnin=settings.burnin, seed=seed, device=None,
+        )
+    return replace(result, settings=settings)
+
+
 def estimate_llc(
     target: Target,
     settings: SamplerSettings | None = None,
@@ -102,6 +121,8 @@ def estimate_llc(
         settings: sampler hyperparameters (defaults: `SamplerSettings()`).
         seed: the root seed; noise, minibatches and MALA uniforms come from one
             `torch.Generator` derived from it (same seed, same draws on the same device).
+            ``settings.sampler == "gibbs"`` runs the exact Gibbs sampler on ``target.multilinear``
+            (`rlct.numeric.gibbs`); ``chain_method`` and ``progress`` do not apply to it.
         device: where to sample (`sampling_device`): ``"auto"`` (default; CUDA when present,
             and a target already on an accelerator stays there), ``"cpu"``, ``"cuda"``, or
             ``None`` (the target's device).
@@ -118,6 +139,8 @@ def estimate_llc(
     _check_memory(target, settings, placement)
     if placement != target.w_star.device:
         target = target.to(placement)
+    if settings.sampler == "gibbs":
+        return _gibbs(target, settings, seed)
     dev = target.w_star.device
     dtype = target.w_star.dtype
     chains, dim, n = settings.chains, target.dim, target.n

@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-SAMPLERS = ("sgld", "psgld", "mala")
+SAMPLERS = ("sgld", "psgld", "mala", "gibbs")
 CHAIN_METHODS = ("vectorized", "sequential")
 
 
@@ -24,8 +24,11 @@ class SamplerSettings:
     """Hyperparameters of the SGLD-family LLC estimator (Lau et al. 2023, arXiv 2308.12108).
 
     Attributes:
-        sampler: ``"sgld"``, ``"psgld"`` (RMSProp-preconditioned SGLD) or ``"mala"``
-            (full-batch Metropolis-adjusted Langevin).
+        sampler: ``"sgld"``, ``"psgld"`` (RMSProp-preconditioned SGLD), ``"mala"``
+            (full-batch Metropolis-adjusted Langevin) or ``"gibbs"`` (exact blocked Gibbs,
+            `rlct.numeric.gibbs`, for targets that carry a multilinear Gaussian model; one step is
+            one sweep over the layers, and ``step_size``, ``batch_size`` and the pSGLD and
+            control-variate settings do not apply).
         step_size: epsilon in  dw = (eps/2) grad log p + N(0, eps).
         nbeta: n * beta, the inverse temperature of the tempered likelihood; ``None`` means
             n / log n (beta = 1 / log n, the WBIC temperature).

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -33,6 +34,10 @@ class Target:
         full_data_loss: optional ``(C, d) -> (C,)`` computing L_n(w) exactly without a pass over
             the data (e.g. from sufficient statistics); used for the baseline and full-batch
             samplers (MALA) when present. Must agree with ``loss`` on the full data set.
+        multilinear: optional `rlct.numeric.gibbs.MultilinearGaussian`: the hook by which a
+            case whose L_n is a Gaussian likelihood of a product of matrices (its sufficient
+            statistics, layer shapes and w*) opts in to the exact Gibbs sampler
+            (``sampler="gibbs"``). Must describe the same L_n and w*.
     """
 
     loss: BatchedLoss
@@ -40,6 +45,7 @@ class Target:
     w_star: Tensor
     name: str = "target"
     full_data_loss: Callable[[Tensor], Tensor] | None = None
+    multilinear: Any = None
 
     def __post_init__(self) -> None:
         if self.w_star.ndim != 1:
@@ -64,6 +70,7 @@ class Target:
             w_star=move(self.w_star),
             name=self.name,
             full_data_loss=self.full_data_loss,
+            multilinear=None if self.multilinear is None else self.multilinear.to(device),  # stays float64
         )
 
     @property
