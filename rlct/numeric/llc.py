@@ -87,6 +87,20 @@ def _check_memory(target: Target, settings: SamplerSettings, dev: torch.device) 
     )
 
 
+def _park(state: samplers.SamplerState, chains: Tensor, w_star: Tensor) -> samplers.SamplerState:
+    """Send diverged ``chains`` back to w* (their draws are discarded) at every check where they
+    are bad again, with a fresh pSGLD moment and no cached MALA evaluation, so that they cannot
+    overflow; healthy chains are untouched (a MALA evaluation at the same point is recomputed
+    with the same result)."""
+    rows = chains.unsqueeze(1)
+    changes: dict[str, object] = {"w": torch.where(rows, w_star, state.w)}
+    if state.preconditioner is not None:
+        changes["preconditioner"] = torch.where(rows, torch.zeros_like(state.preconditioner), state.preconditioner)
+    if state.evaluation is not None:
+        changes["evaluation"] = None
+    return replace(state, **changes)  # type: ignore[arg-type]
+
+
 def _gibbs(target: Target, settings: SamplerSettings, seed: int) -> LLCResult:
     """``sampler="gibbs"``: exact blocked Gibbs draws (`rlct.numeric.gibbs.gibbs_llc`) on the
     target's multilinear Gaussian model; one step is one sweep over the layers."""
@@ -209,13 +223,8 @@ def estimate_llc(
                 if bool(new.any()):
                     reasons += [r for r, c in zip(why, torch.nonzero(bad).flatten().tolist()) if new[c]]
                     diverged |= new
-                    # Park diverged chains at w* so they cannot overflow; their draws are discarded.
-                    state = type(state)(
-                        **{
-                            **state.__dict__,
-                            "w": torch.where(new.unsqueeze(1), target.w_star, state.w),
-                        }
-                    )
+                if bool((bad & diverged).any()):
+                    state = _park(state, bad & diverged, target.w_star)
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
     wall = time.perf_counter() - start
