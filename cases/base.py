@@ -13,7 +13,11 @@ A subclass declares:
   * ``build(seed, device, dtype)`` -> `Problem` (target = batched loss + data + w*, n);
   * optionally ``recommended(self)`` -> `SamplerSettings` for this instance, and
     ``footprint(self)`` -> `rlct.numeric.memory.Footprint` (sizes known before building, so a
-    job too large for the machine is refused before it allocates).
+    job too large for the machine is refused before it allocates);
+  * optionally a finite-nbeta reference lambda_beta, the estimator's own target at given n beta
+    and gamma: ``finite_nbeta_reference(settings)`` -> a number computed without sampling
+    (quadrature, poly), or ``reference_settings(settings)`` -> the settings of an exact sampler
+    run as a reference job per cell and seed by the sweeps (Gibbs, dln / rrr / multireg).
 """
 
 from __future__ import annotations
@@ -113,6 +117,18 @@ class Case(ABC):
         differs from lambda by the estimator's own finite-n beta bias."""
         return None
 
+    def reference_settings(self, settings: SamplerSettings) -> SamplerSettings | None:
+        """Settings of an exact sampler whose reading at ``settings``' n beta and gamma, on the
+        same data (same seed), is this estimator's own target lambda_beta = n beta (E_beta[L_n] -
+        L_n(w*)) (theory.md sec. 8), or None where the case has none (the default). The
+        validation sweeps plan one reference job with these settings per cell and seed
+        (`rlct.validation.sweep`) and split each estimate's error into the sampler's part
+        (lambda_hat - lambda_beta) / lambda_beta and the estimator's (lambda_beta - lambda) /
+        lambda. The reference must keep ``settings.nbeta`` (None included: it is resolved with
+        the same n) and ``settings.localization``; its ``sampler`` must be ``"gibbs"``, the mark
+        by which a sweep tells reference jobs from estimates (`rlct.validation.aggregate`)."""
+        return None
+
     def footprint(self) -> Footprint | None:
         """What `build` allocates, known before building (`rlct.numeric.memory.Footprint`: d, n,
         numbers per data row, other numbers built), or None where unknown. With it a job too large
@@ -175,6 +191,26 @@ def cv_sgld_settings(*, steps: int, burnin: int, nbeta: float = 1000.0, chains: 
     return SamplerSettings(
         sampler="sgld", step_size=CV_STEP_TIMES_NBETA / nbeta, nbeta=nbeta, localization=localization,
         chains=chains, steps=steps, burnin=burnin, batch_size=batch_size, control_variate=True,
+    )
+
+
+# Sweeps (burn-in) of the exact Gibbs reference by parameter count: (largest d, sweeps, burn-in).
+GIBBS_REFERENCE_SWEEPS = ((10**4, 2000, 500), (10**5, 1000, 300), (None, 400, 100))
+GIBBS_REFERENCE_CHAINS = 4
+
+
+def gibbs_reference_settings(settings: SamplerSettings, dim: int) -> SamplerSettings | None:
+    """The exact blocked Gibbs sampler (`rlct.numeric.gibbs`) at ``settings``' nbeta (None stays
+    None: n / log n, resolved with the same n) and gamma, `GIBBS_REFERENCE_CHAINS` chains, and
+    sweeps by size (`GIBBS_REFERENCE_SWEEPS`): d <= 10^4: 2000 sweeps (500 burn-in), d <= 10^5:
+    1000 (300), larger: 400 (100). None when ``settings`` already use the Gibbs sampler (it is
+    its own reference). For the cases with ``Target.multilinear`` (dln, rrr, multireg)."""
+    if settings.sampler == "gibbs":
+        return None
+    sweeps, burnin = next((s, b) for limit, s, b in GIBBS_REFERENCE_SWEEPS if limit is None or dim <= limit)
+    return SamplerSettings(
+        sampler="gibbs", nbeta=settings.nbeta, localization=settings.localization,
+        chains=GIBBS_REFERENCE_CHAINS, steps=sweeps, burnin=burnin, batch_size=None,
     )
 
 

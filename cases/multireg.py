@@ -83,6 +83,10 @@ class MultiOutputRegressionCase(Case):
     ) -> Problem:
         return self._network().build(seed=seed, device=device, dtype=dtype).for_case(self)
 
+    def reference_settings(self, settings: SamplerSettings) -> SamplerSettings | None:
+        """The exact Gibbs reference of the same network (`rlct.cases.dln.DLNCase.reference_settings`)."""
+        return self._network().reference_settings(settings)
+
     def recommended(self) -> SamplerSettings:
         """Full-batch unadjusted Langevin (``sgld`` on the sufficient-statistics loss), nbeta = 1000,
         gamma = 1, eps = 0.02 / nbeta, 4 chains x 5,000 steps (1,000 burn-in), at every size.

@@ -85,6 +85,10 @@ class RRRCase(Case):
     ) -> Problem:
         return self._network().build(seed=seed, device=device, dtype=dtype).for_case(self)
 
+    def reference_settings(self, settings: SamplerSettings) -> SamplerSettings | None:
+        """The exact Gibbs reference of the same network (`rlct.cases.dln.DLNCase.reference_settings`)."""
+        return self._network().reference_settings(settings)
+
     def recommended(self) -> SamplerSettings:
         """Full-batch MALA on the sufficient-statistics loss at every size, nbeta = 1000, gamma = 1,
         eps = min(3e-4, 1.5e-5 sqrt(1200 / d)) (the DLN rule above 10^3 parameters).

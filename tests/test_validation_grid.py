@@ -7,6 +7,7 @@ import math
 import pytest
 
 from rlct.validation.grid import DEFAULT_GRID_TOML, CalibrationGrid, SubGrid
+from rlct.validation.jobs import is_reference
 from rlct.validation.sweep import plan_calibration
 
 
@@ -101,7 +102,11 @@ def test_case_scales_override_the_sweep_scales_per_case():
     cells = sorted({(j.case, j.scale) for j in jobs})
     assert cells == [("dln", "1e2"), ("dln", "1e3"), ("linreg", "1e1"), ("linreg", "1e2"),
                      ("linreg", "1e3"), ("rrr", "1e1")]
-    assert len(jobs) == len(cells) * 2  # two settings, one seed
+    estimates = [j for j in jobs if not is_reference(j)]
+    assert len(estimates) == len(cells) * 2  # two settings, one seed
+    # one Gibbs reference per dln / rrr cell: the two settings share n beta and gamma
+    assert sorted((j.case, j.scale) for j in jobs if is_reference(j)) == [
+        ("dln", "1e2"), ("dln", "1e3"), ("rrr", "1e1")]
     data = grid.to_dict()
     data["sweep"] = {k: v for k, v in data["sweep"].items() if v is not None}
     assert CalibrationGrid.from_dict(data) == grid
@@ -138,10 +143,10 @@ def test_a_sub_grid_can_be_restricted_to_some_cases():
     grid = CalibrationGrid.from_toml(SUBGRID_CASES_TOML)
     assert len(grid.settings()) == 3 and len(grid.settings("linreg")) == 2
     jobs = plan_calibration(grid)
-    samplers = {(j.case, j.settings.sampler) for j in jobs}
+    samplers = {(j.case, j.settings.sampler) for j in jobs if not is_reference(j)}
     assert samplers == {("dln", "sgld"), ("dln", "mala"), ("linreg", "sgld"), ("rrr", "sgld"),
                         ("rrr", "mala")}
-    assert len(jobs) == 3 + 2 + 3
+    assert len(jobs) == 3 + 2 + 3 + 2  # + one Gibbs reference each for dln and rrr
     data = grid.to_dict()
     data["sweep"] = {k: v for k, v in data["sweep"].items() if v is not None}
     assert CalibrationGrid.from_dict(data) == grid

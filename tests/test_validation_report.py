@@ -51,7 +51,7 @@ def test_validation_report_has_markdown_plots_csv_and_manifest(tmp_path):
     assert text.splitlines()[5] == summary.command
     assert summary.command.startswith("rlct validate --full --seeds 2 --executor serial")
     assert "## Headline" in text and "## Per case × scale" in text
-    for name in ("estimate_vs_exact", "error_vs_parameters", "loss_traces"):
+    for name in ("estimate_vs_exact", "error_vs_parameters", "error_split", "loss_traces"):
         png = out / "plots" / f"{name}.png"
         assert png.read_bytes()[:8] == PNG_MAGIC
         assert f"(plots/{name}.png)" in text
@@ -75,7 +75,10 @@ def test_validation_report_has_markdown_plots_csv_and_manifest(tmp_path):
     deviation = (cells["lambda_hat"] - cells["lambda_finite_nbeta"]).abs() / cells["lambda_finite_nbeta"]
     assert head["reference_cells"] == 3
     assert head["reference_max_deviation"] == pytest.approx(deviation.max(), rel=1e-9)
-    assert "| nβE[K] ref. | vs ref. |" in text and "Against the finite-nβ reference" in text
+    assert head["reference_cells_quadrature"] == 3 and head["reference_cells_gibbs"] == 0
+    assert cells["sampler_error"].abs().tolist() == pytest.approx(deviation.tolist(), rel=1e-9)
+    assert "| λ_β ± se | sampler error | estimator bias | ref. R-hat / ESS |" in text
+    assert "over the 3 of 3 case × scale cells that have a reference λ_β (0 exact Gibbs, 3 quadrature)" in text
 
 
 def test_report_says_plainly_when_targets_are_not_met(tmp_path):
@@ -280,7 +283,7 @@ def test_calibration_runs_devinterp_on_the_settings_it_has(tmp_path, monkeypatch
     assert not labels[0].startswith("devinterp") and labels[1].startswith("devinterp's estimator: sgld")
     assert recommendation["devinterp 2.0.1"].iloc[1].startswith("lr=0.0001")
     text = summary.report.read_text()
-    matrix = text[text.index("## Signed error per case × scale"):text.index("## Heatmaps")]
+    matrix = text[text.index("## Signed error per case × scale"):text.index("## Sampler error per case × scale")]
     assert "quadratic/d2 (d=2)" in matrix and "quadratic/d10 (d=10)" in matrix
     assert matrix.count("devinterp's estimator: ") == 5
     assert "+30." in matrix and "mala" in matrix

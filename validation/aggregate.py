@@ -4,6 +4,15 @@ A *cell* is one case x scale (x settings, for calibration). Only jobs with ``sta
 enter a cell's mean: a job with a diverged chain or an error is counted and shown, never
 averaged in. The cell's relative error is |mean over seeds of lambda_hat - lambda| / lambda;
 its per-run errors are each seed's own |lambda_hat - lambda| / lambda (mean and worst).
+
+The error split (theory.md sec. 8): lambda_hat - lambda = (lambda_hat - lambda_beta) +
+(lambda_beta - lambda), lambda_beta = n beta (E_beta[L_n] - L_n(w*)) under the exact localized
+tempered posterior. The first part is the sampler's (step-size bias, mixing), the second the
+estimator's own (finite n beta, gamma, n). lambda_beta comes from a reference: a Gibbs reference
+job of the same case, scale, parameters, seed and dtype (same data) at the same gamma and
+resolved n beta (`attach_references`; reference rows are then dropped, they are not
+estimates), or else the case's deterministic quadrature (`Case.finite_nbeta_reference`, stored
+in each row's ``lambda_finite_nbeta`` by `rlct.validation.run`).
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rlct.validation.jobs import REFERENCE_SAMPLER
 from rlct.validation.run import SETTINGS_FIELDS
 
 MEDIAN_TARGET = 0.05  # headline target: median relative error over cells
@@ -39,6 +49,171 @@ def with_estimator(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(estimator="rlct")
 
 
+# What a reference gives each estimate row (`attach_references`).
+REFERENCE_COLUMNS = (
+    "lambda_finite_nbeta", "lambda_finite_nbeta_se", "reference_rhat", "reference_ess",
+    "reference_source", "reference_job_id",
+)
+# What must agree between an estimate row and its Gibbs reference row (besides the resolved
+# n beta): the same data (case, scale, parameters, seed, dtype) and the same posterior (gamma).
+REFERENCE_MATCH = ("case", "scale", "params", "seed", "dtype", "localization")
+NBETA_RTOL = 1e-9
+
+
+def is_reference_row(frame: pd.DataFrame) -> pd.Series:
+    """Rows of reference jobs (``sampler == "gibbs"``; `rlct.validation.jobs.is_reference`)."""
+    if "sampler" not in frame:
+        return pd.Series(False, index=frame.index)
+    return frame["sampler"] == REFERENCE_SAMPLER
+
+
+def _number(value: Any) -> float:
+    """A stored number as a float; None, NaN, text that is not a number -> NaN."""
+    if value is None or isinstance(value, bool):
+        return math.nan
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return out
+
+
+def _row_nbeta(row: pd.Series) -> float:
+    """The resolved n beta of a row (``nbeta_resolved``; the ``nbeta`` setting where the job
+    failed before resolving it)."""
+    resolved = _number(row.get("nbeta_resolved"))
+    return resolved if math.isfinite(resolved) else _number(row.get("nbeta"))
+
+
+def _match_key(row: pd.Series) -> tuple[Any, ...]:
+    return tuple(
+        _number(row.get(k)) if k == "localization" else (None if pd.isna(row.get(k)) else row.get(k))
+        for k in REFERENCE_MATCH
+    )
+
+
+def attach_references(frame: pd.DataFrame) -> pd.DataFrame:
+    """The estimate rows of ``frame`` (reference rows dropped), each with its reference.
+
+    For an estimate row, the ok reference row (``sampler == "gibbs"``) with the same case,
+    scale, params, seed, dtype and localization and the same resolved n beta (relative
+    tolerance `NBETA_RTOL`) gives ``lambda_finite_nbeta`` (its llc_mean),
+    ``lambda_finite_nbeta_se`` (its llc_stderr), ``reference_rhat``, ``reference_ess``,
+    ``reference_job_id`` and ``reference_source = "gibbs"`` (of several, the one with the
+    smallest standard error). Otherwise a row whose ``lambda_finite_nbeta`` came from the case's
+    quadrature (`Case.finite_nbeta_reference`) keeps it with ``reference_source =
+    "quadrature"`` (no standard error or diagnostics: it is deterministic); other rows get
+    blanks. Per row, ``sampler_error`` = (llc_mean - ref) / ref and ``estimator_bias`` = (ref -
+    lambda) / lambda. Applying it twice changes nothing."""
+    frame = frame.copy()
+    for column in REFERENCE_COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    frame = frame.astype({c: object for c in REFERENCE_COLUMNS})
+    references = frame[is_reference_row(frame)]
+    estimates = frame[~is_reference_row(frame)].copy()
+    ref_values = pd.to_numeric(estimates["lambda_finite_nbeta"], errors="coerce")
+    quadrature = ref_values.notna() & estimates["reference_source"].isna()
+    estimates.loc[quadrature, "reference_source"] = "quadrature"
+    candidates: dict[tuple[Any, ...], list[pd.Series]] = {}
+    for _, ref in references.iterrows():
+        mean = _number(ref.get("llc_mean"))
+        if ref.get("status") == "ok" and math.isfinite(mean):
+            candidates.setdefault(_match_key(ref), []).append(ref)
+    for index, row in estimates.iterrows():
+        nbeta = _row_nbeta(row)
+        found = [
+            ref for ref in candidates.get(_match_key(row), [])
+            if math.isfinite(nbeta) and math.isclose(_row_nbeta(ref), nbeta, rel_tol=NBETA_RTOL)
+        ]
+        if not found:
+            continue
+        best = min(found, key=lambda r: (_se_key(r), str(r.get("job_id"))))
+        estimates.at[index, "lambda_finite_nbeta"] = _number(best["llc_mean"])
+        estimates.at[index, "lambda_finite_nbeta_se"] = _number(best.get("llc_stderr"))
+        estimates.at[index, "reference_rhat"] = _number(best.get("rhat"))
+        estimates.at[index, "reference_ess"] = _number(best.get("ess"))
+        estimates.at[index, "reference_job_id"] = best.get("job_id")
+        estimates.at[index, "reference_source"] = "gibbs"
+    ref = pd.to_numeric(estimates["lambda_finite_nbeta"], errors="coerce").astype(float)
+    estimate = _numeric_column(estimates, "llc_mean")
+    exact = _numeric_column(estimates, "lambda_exact_float")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        estimates["sampler_error"] = ((estimate - ref) / ref).where(ref != 0)
+        estimates["estimator_bias"] = ((ref - exact) / exact).where(exact != 0)
+    return estimates.reset_index(drop=True)
+
+
+def _numeric_column(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame:
+        return pd.Series(math.nan, index=frame.index, dtype=float)
+    return pd.to_numeric(frame[column], errors="coerce").astype(float)
+
+
+def _se_key(row: pd.Series) -> float:
+    se = _number(row.get("llc_stderr"))
+    return se if math.isfinite(se) else math.inf
+
+
+def _reference_fields(group: pd.DataFrame, ok: pd.DataFrame, exact: float) -> dict[str, Any]:
+    """A cell's reference columns from its rows (after `attach_references`): lambda_beta = mean
+    of the seeds' references, its standard error sqrt(sum se_s^2) / seeds (NaN for quadrature),
+    the signed sampler error of the pooled estimate over the ok seeds that have a reference,
+    the worst |per-run sampler error|, the signed estimator bias, the references' worst R-hat
+    and smallest ESS; blanks (NaN / None) without a reference."""
+    blank: dict[str, Any] = {
+        "lambda_finite_nbeta": math.nan, "lambda_finite_nbeta_se": math.nan,
+        "reference_source": None, "reference_seeds": 0, "reference_rhat_max": math.nan,
+        "reference_ess_min": math.nan, "sampler_error": math.nan,
+        "sampler_error_run_max": math.nan, "estimator_bias": math.nan,
+    }
+    if "lambda_finite_nbeta" not in group:
+        return blank
+    values = pd.to_numeric(group["lambda_finite_nbeta"], errors="coerce").astype(float)
+    with_ref = group[np.isfinite(values)]
+    if not len(with_ref):
+        return blank
+    per_seed = with_ref.drop_duplicates("seed") if "seed" in with_ref else with_ref
+    refs = pd.to_numeric(per_seed["lambda_finite_nbeta"], errors="coerce").astype(float)
+    ses = pd.to_numeric(per_seed.get("lambda_finite_nbeta_se"), errors="coerce").astype(float)
+    sources = sorted({str(s) for s in per_seed.get("reference_source", pd.Series(dtype=object)).dropna()})
+    lambda_beta = float(refs.mean())
+    se = float(np.sqrt(np.sum(ses**2)) / len(ses)) if len(ses) and np.isfinite(ses).all() else math.nan
+    out = {
+        **blank,
+        "lambda_finite_nbeta": lambda_beta,
+        "lambda_finite_nbeta_se": se,
+        "reference_source": "+".join(sources) if sources else None,
+        "reference_seeds": int(len(per_seed)),
+        "reference_rhat_max": _nanmax(per_seed.get("reference_rhat")),
+        "reference_ess_min": _nanmin(per_seed.get("reference_ess")),
+    }
+    if math.isfinite(exact) and exact != 0:
+        out["estimator_bias"] = (lambda_beta - exact) / exact
+    ok_values = pd.to_numeric(ok["lambda_finite_nbeta"], errors="coerce").astype(float)
+    ok_estimates = pd.to_numeric(ok["llc_mean"], errors="coerce").astype(float)
+    matched = np.isfinite(ok_values) & np.isfinite(ok_estimates) & (ok_values != 0)
+    if matched.any():
+        pooled_ref = float(ok_values[matched].mean())
+        if pooled_ref != 0:
+            out["sampler_error"] = (float(ok_estimates[matched].mean()) - pooled_ref) / pooled_ref
+        per_run = ((ok_estimates[matched] - ok_values[matched]) / ok_values[matched]).abs()
+        out["sampler_error_run_max"] = float(per_run.max())
+    return out
+
+
+def _nanmax(values: Any) -> float:
+    array = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=float)
+    array = array[np.isfinite(array)]
+    return float(array.max()) if array.size else math.nan
+
+
+def _nanmin(values: Any) -> float:
+    array = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=float)
+    array = array[np.isfinite(array)]
+    return float(array.min()) if array.size else math.nan
+
+
 def _se_over_seeds(group: pd.DataFrame) -> float:
     values = group["llc_mean"].to_numpy(dtype=float)
     if len(values) >= 2:
@@ -51,7 +226,14 @@ def _se_over_seeds(group: pd.DataFrame) -> float:
 
 def cell_table(frame: pd.DataFrame, by_settings: bool = False) -> pd.DataFrame:
     """One row per case x scale (x settings): exact lambda, mean lambda_hat +- se over the ok
-    seeds, relative error, worst R-hat, smallest ESS, mean wall time, status counts.
+    seeds, relative error, worst R-hat, smallest ESS, mean wall time, status counts, and the
+    error split against the cell's reference lambda_beta (`attach_references`, applied here;
+    reference rows are not cells): ``lambda_finite_nbeta`` +- ``lambda_finite_nbeta_se``,
+    ``reference_source`` ("gibbs" / "quadrature"), ``reference_seeds``, ``reference_rhat_max``,
+    ``reference_ess_min``, ``sampler_error`` = (lambda_hat - lambda_beta) / lambda_beta (signed,
+    the ok seeds with a reference pooled), ``sampler_error_run_max`` (the worst |per-run
+    sampler error|) and ``estimator_bias`` = (lambda_beta - lambda) / lambda (signed); NaN
+    where the cell has no reference.
 
     Two kinds of error: ``relative_error`` is that of the seeds' pooled estimate (the mean of
     their lambda_hat, i.e. seeds x chains chains); ``relative_error_run_mean`` / ``_run_max``
@@ -70,6 +252,14 @@ def cell_table(frame: pd.DataFrame, by_settings: bool = False) -> pd.DataFrame:
         "multiplicity",
         "scope",
         "lambda_finite_nbeta",
+        "lambda_finite_nbeta_se",
+        "reference_source",
+        "reference_seeds",
+        "reference_rhat_max",
+        "reference_ess_min",
+        "sampler_error",
+        "sampler_error_run_max",
+        "estimator_bias",
         "seeds",
         "ok",
         "diverged",
@@ -89,7 +279,9 @@ def cell_table(frame: pd.DataFrame, by_settings: bool = False) -> pd.DataFrame:
     ]
     if frame.empty:
         return pd.DataFrame(columns=columns)
-    frame = frame.copy()
+    frame = attach_references(frame)
+    if frame.empty:  # only reference rows
+        return pd.DataFrame(columns=columns)
     for column in keys:
         if column not in frame:
             frame[column] = None
@@ -123,9 +315,7 @@ def cell_table(frame: pd.DataFrame, by_settings: bool = False) -> pd.DataFrame:
                 "lambda_exact_float": exact,
                 "multiplicity": _first_valid(group["multiplicity"]),
                 "scope": first.get("scope"),
-                "lambda_finite_nbeta": _first_valid(group["lambda_finite_nbeta"])
-                if "lambda_finite_nbeta" in group
-                else None,
+                **_reference_fields(group, ok, exact),
                 "seeds": int(len(group)),
                 "ok": int(len(ok)),
                 "diverged": int((group["status"] == "diverged").sum()),
@@ -199,7 +389,7 @@ def headline(
         "median_met": bool(complete and median <= median_target and run_median <= median_target),
         "max_met": bool(complete and worst <= max_target and run_worst <= max_target),
         **run,
-        **_reference_summary(cells),
+        **split_summary(cells),
         "unmixed_cells": unmixed_cells(cells),
     }
 
@@ -243,27 +433,82 @@ def _run_summary(cells: pd.DataFrame) -> dict[str, Any]:
 
 
 def reference_deviation(cells: pd.DataFrame) -> pd.Series:
-    """|lambda_hat - ref| / ref per cell, ref = n beta E[K] by quadrature (NaN where none)."""
+    """|sampler error| = |lambda_hat - lambda_beta| / lambda_beta per cell (NaN where the cell
+    has no reference)."""
+    if "sampler_error" in cells:
+        return pd.to_numeric(cells["sampler_error"], errors="coerce").astype(float).abs()
     if "lambda_finite_nbeta" not in cells:
         return pd.Series(math.nan, index=cells.index)
     ref = pd.to_numeric(cells["lambda_finite_nbeta"], errors="coerce").astype(float)
     return (cells["lambda_hat"].astype(float) - ref).abs() / ref.abs()
 
 
-def _reference_summary(cells: pd.DataFrame) -> dict[str, Any]:
-    """How far the estimates are from the finite-n beta references, over cells that have one:
-    the sampler's error with the estimator's own finite-n beta bias taken out."""
-    deviation = reference_deviation(cells)
-    measured = deviation[np.isfinite(deviation)]
-    if not len(measured):
-        return {"reference_cells": 0}
-    worst = cells.loc[measured.idxmax()]
-    return {
-        "reference_cells": int(len(measured)),
-        "reference_median_deviation": float(np.median(measured)),
-        "reference_max_deviation": float(np.max(measured)),
-        "reference_worst_cell": f"{worst['case']}/{worst['scale']}",
+def _cell_name(row: pd.Series) -> str:
+    return f"{row['case']}/{row['scale']}"
+
+
+def split_summary(cells: pd.DataFrame, label: Any = None, reference_label: Any = None) -> dict[str, Any]:
+    """The error split over the cells that have a reference (see the module docstring).
+
+    Keys: ``reference_cells`` (cells with a reference lambda_beta), ``reference_cells_gibbs``,
+    ``reference_cells_quadrature``, ``sampler_error_cells`` (of those, cells with an estimate
+    too), ``sampler_error_median`` / ``sampler_error_max`` (of |sampler error|, pooled over
+    seeds), ``sampler_error_worst`` (signed) and ``sampler_error_worst_cell``,
+    ``sampler_error_worst_run`` (the largest |per-run sampler error|), ``estimator_bias_median``
+    / ``estimator_bias_max`` (of |estimator bias|), ``estimator_bias_worst`` (signed) and
+    ``estimator_bias_worst_cell``, ``reference_unmixed_cells`` (references with R-hat >
+    `RHAT_FLAG` or ESS < `ESS_FLAG`). The older names ``reference_median_deviation``,
+    ``reference_max_deviation`` and ``reference_worst_cell`` are the sampler-error ones.
+    ``label(row)`` names a cell (default "case/scale"), ``reference_label(row)`` its reference
+    in ``reference_unmixed_cells`` (default ``label``; each reference named once)."""
+    name = label if label is not None else _cell_name
+    ref_name = reference_label if reference_label is not None else name
+    if cells.empty or "lambda_finite_nbeta" not in cells:
+        return {"reference_cells": 0, "reference_cells_gibbs": 0, "reference_cells_quadrature": 0}
+    ref = pd.to_numeric(cells["lambda_finite_nbeta"], errors="coerce").astype(float)
+    has_ref = cells[np.isfinite(ref)]
+    source = has_ref.get("reference_source", pd.Series(None, index=has_ref.index, dtype=object))
+    out: dict[str, Any] = {
+        "reference_cells": int(len(has_ref)),
+        "reference_cells_gibbs": int(source.astype(str).str.contains("gibbs").sum()),
+        "reference_cells_quadrature": int(source.astype(str).str.contains("quadrature").sum()),
     }
+    sampler = reference_deviation(cells)
+    measured = sampler[np.isfinite(sampler)]
+    out["sampler_error_cells"] = int(len(measured))
+    if len(measured):
+        worst = cells.loc[measured.idxmax()]
+        signed = _number(worst.get("sampler_error"))
+        out.update(
+            sampler_error_median=float(np.median(measured)),
+            sampler_error_max=float(np.max(measured)),
+            sampler_error_worst=signed if math.isfinite(signed) else float(np.max(measured)),
+            sampler_error_worst_cell=name(worst),
+            reference_median_deviation=float(np.median(measured)),
+            reference_max_deviation=float(np.max(measured)),
+            reference_worst_cell=name(worst),
+        )
+        runs = _finite(cells, "sampler_error_run_max")
+        if len(runs):
+            out["sampler_error_worst_run"] = float(np.max(runs))
+    if "estimator_bias" in cells:
+        bias = pd.to_numeric(cells["estimator_bias"], errors="coerce").astype(float)
+        finite = bias[np.isfinite(bias)]
+        if len(finite):
+            worst = cells.loc[finite.abs().idxmax()]
+            out.update(
+                estimator_bias_median=float(np.median(finite.abs())),
+                estimator_bias_max=float(np.max(finite.abs())),
+                estimator_bias_worst=float(bias[finite.abs().idxmax()]),
+                estimator_bias_worst_cell=name(worst),
+            )
+    unmixed = []
+    for _, row in has_ref.iterrows():
+        rhat, ess = _number(row.get("reference_rhat_max")), _number(row.get("reference_ess_min"))
+        if (math.isfinite(rhat) and rhat > RHAT_FLAG) or (math.isfinite(ess) and ess < ESS_FLAG):
+            unmixed.append(f"{ref_name(row)} (R-hat {rhat:.3g}, ESS {ess:.3g})")
+    out["reference_unmixed_cells"] = list(dict.fromkeys(unmixed))
+    return out
 
 
 def bucket_labels(edges: Sequence[float]) -> list[str]:
@@ -299,6 +544,8 @@ def setting_table(
     ``max_target``, both for the seeds' pooled estimate and for the mean per-run error (the
     error one run of these settings has; see ``cell_table``). Cost: chain-gradient rows =
     chains x steps x batch rows (deterministic), and the measured mean wall time per job.
+    ``reference_cells``, ``median_sampler_error``, ``max_sampler_error``: over the cells with a
+    reference, |lambda_hat - lambda_beta| / lambda_beta (`cell_table`; not part of the targets).
     """
     keys = calibration_key_columns()
     columns = [
@@ -311,6 +558,9 @@ def setting_table(
         "median_run_error",
         "max_run_error",
         "worst_run_error",
+        "reference_cells",
+        "median_sampler_error",
+        "max_sampler_error",
         "chain_gradient_rows",
         "wall_time",
         "meets_targets",
@@ -333,6 +583,8 @@ def setting_table(
             run_worst = _finite(good, "relative_error_run_max")
             run_median = float(np.median(run_mean)) if len(run_mean) else median
             run_max = float(np.max(run_mean)) if len(run_mean) else worst
+            sampler = reference_deviation(group).to_numpy(dtype=float)
+            sampler = sampler[np.isfinite(sampler)]
             rows.append(
                 {
                     "bucket": bucket,
@@ -344,6 +596,9 @@ def setting_table(
                     "median_run_error": run_median,
                     "max_run_error": run_max,
                     "worst_run_error": float(np.max(run_worst)) if len(run_worst) else worst,
+                    "reference_cells": int(len(sampler)),
+                    "median_sampler_error": float(np.median(sampler)) if len(sampler) else math.nan,
+                    "max_sampler_error": float(np.max(sampler)) if len(sampler) else math.nan,
                     "chain_gradient_rows": float(group["chain_gradient_rows"].mean()),
                     "wall_time": float(group["wall_time"].mean()),
                     "meets_targets": bool(

@@ -7,6 +7,16 @@ Jobs are independent of each other. Its id is the SHA-256 of a canonical JSON en
 job always gets the same id, across processes, machines and Python versions, and any change
 to any field gives a new id. All sampler-settings fields are hashed, so a new field of
 `SamplerSettings` changes every id: results made before it existed are not reused.
+
+Reference jobs. A sweep also plans, per cell and seed, a job of the case's exact reference
+sampler (`rlct.cases.base.Case.reference_settings`: the blocked Gibbs sampler for dln, rrr and
+multireg) at the cell's n beta and gamma on the same data; its reading is lambda_beta, the
+estimator's own target, which splits each estimate's error into the sampler's and the
+estimator's (`rlct.validation.aggregate.attach_references`). A reference job is an ordinary
+`Job` (same schema, same content-hash id, stored and resumed like any other): it is recognized
+by ``settings.sampler == "gibbs"`` (`is_reference`), not by a field of its own, so that adding
+references changed no id of an existing job. Consequence: a Gibbs setting run as an estimate
+(say, in a calibration grid) is read as a reference, not as an estimate.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ JOB_SCHEMA = 1
 ID_LENGTH = 16  # hex characters of the SHA-256 kept in file names (64 bits)
 DTYPES = ("float32", "float64")
 ESTIMATORS = ("rlct", "devinterp")  # whose LLC estimator runs the job
+REFERENCE_SAMPLER = "gibbs"  # the sampler of reference jobs (see the module docstring)
 
 
 def canonical(value: Any, name: str = "params") -> Any:
@@ -179,3 +190,8 @@ def unique(jobs: list[Job]) -> list[Job]:
             seen.add(job.id)
             out.append(job)
     return out
+
+
+def is_reference(job: Job) -> bool:
+    """Whether ``job`` is a reference job (its sampler is `REFERENCE_SAMPLER`; module docstring)."""
+    return job.settings.sampler == REFERENCE_SAMPLER

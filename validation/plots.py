@@ -6,6 +6,9 @@
   targets.
 * `loss_traces`: nbeta (L_B(w_t) - L_n(w*)) per chain (moving mean) for a few jobs, burn-in
   shaded, with the exact lambda (the estimate is the post-burn-in mean of this curve).
+* `error_split_vs_parameters`: the sampler error (lambda_hat - lambda_beta) / lambda_beta and
+  the estimator bias (lambda_beta - lambda) / lambda, signed, in %, against d (log x-axis), one
+  point each per cell with a reference (theory.md sec. 8).
 * `heatmap_pair`: median relative error and mean wall time over two hyperparameters.
 """
 
@@ -96,6 +99,50 @@ def error_vs_parameters(
     ax.set_ylabel("relative error |λ̂ − λ| / λ")
     ax.set_title("Relative error by model size")
     ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    return _save(fig, path)
+
+
+def error_split_vs_parameters(cells: pd.DataFrame, path: Path) -> Path:
+    """Signed sampler error and estimator bias (%) against d, one colour per case: circles the
+    sampler error of the seeds' pooled estimate, open squares the estimator bias. Cells without
+    a reference are left out (the title counts them).
+    Calibration cells (one per setting) give one sampler-error point per setting; the bias,
+    which depends only on n beta and gamma, is drawn once per distinct reference."""
+    fig, ax = plt.subplots(figsize=(6.8, 4.6))
+    frame = cells.copy()
+    for column in ("sampler_error", "estimator_bias", "lambda_finite_nbeta", "dim"):
+        frame[column] = pd.to_numeric(frame.get(column), errors="coerce").astype(float)
+    has_ref = frame[np.isfinite(frame["lambda_finite_nbeta"]) & np.isfinite(frame["dim"])]
+    colors = _colors(list(dict.fromkeys(cells["case"]))) if len(cells) else {}
+    drawn = {"sampler": False, "bias": False}
+    for case, group in has_ref.groupby("case", sort=False):
+        sampler = group[np.isfinite(group["sampler_error"])]
+        if len(sampler):
+            ax.plot(sampler["dim"], 100 * sampler["sampler_error"], "o", ms=5, color=colors[case],
+                    label=f"{case}: sampler error")
+            drawn["sampler"] = True
+        bias = group[np.isfinite(group["estimator_bias"])].drop_duplicates(
+            ["scale", "lambda_finite_nbeta"]
+        )
+        if len(bias):
+            ax.plot(bias["dim"], 100 * bias["estimator_bias"], "s", ms=6, mfc="none", mew=1.5,
+                    color=colors[case], label=f"{case}: estimator bias")
+            drawn["bias"] = True
+    ax.axhline(0.0, color="k", lw=0.8)
+    if not len(has_ref):
+        ax.text(0.5, 0.5, "no cell has a reference", ha="center", va="center", transform=ax.transAxes)
+    else:
+        ax.set_xscale("log")
+    ax.set_xlabel("parameter count d")
+    ax.set_ylabel("signed error [%]")
+    ax.set_title(
+        "Error split: sampler (λ̂ − λ_β)/λ_β (○), estimator (λ_β − λ)/λ (□)\n"
+        f"{len(has_ref)} of {len(cells)} cells have a reference λ_β",
+        fontsize=9,
+    )
+    if any(drawn.values()):
+        ax.legend(fontsize=7, ncol=2)
     ax.grid(True, which="both", alpha=0.3)
     return _save(fig, path)
 

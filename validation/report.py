@@ -2,14 +2,17 @@
 
 Validation report (``<out>/README.md``): the command that regenerates it, the headline figures
 (median and max relative error over case x scale cells; targets median <= 5%, max <= 15%,
-said plainly where not met), a table per case x scale (exact lambda, mean lambda_hat +- se over
-seeds, relative error, R-hat, ESS, time), plots, and the files: ``results.csv`` (one row per
-job), ``cells.csv`` (one row per case x scale), ``manifest.json``, ``plots/*.png``,
+said plainly where not met; the error split into the sampler's and the estimator's parts over
+the cells with a reference lambda_beta), a table per case x scale (exact lambda, mean
+lambda_hat +- se over seeds, relative error, lambda_beta +- se, sampler error, estimator bias,
+R-hat, ESS, time), plots, and the files: ``results.csv`` (one row per job, reference jobs
+included), ``cells.csv`` (one row per case x scale), ``manifest.json``, ``plots/*.png``,
 ``results/*.json`` and ``traces/*.npz``.
 
 Calibration report: error and cost of every setting per parameter-count bucket
-(``settings.csv``), heatmaps over pairs of hyperparameters, and the recommendation table
-(``recommendation.csv``) in our terms and in devinterp's.
+(``settings.csv``), the error split per setting x cell where a reference exists, heatmaps over
+pairs of hyperparameters, and the recommendation table (``recommendation.csv``) in our terms and
+in devinterp's.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import pandas as pd
 from rlct.validation import aggregate, plots
 from rlct.validation.devinterp_adapter import describe_arguments
 from rlct.validation.grid import CalibrationGrid
-from rlct.validation.jobs import Job
+from rlct.validation.jobs import Job, is_reference
 from rlct.validation.manifest import build_manifest
 from rlct.validation.store import ResultStore, atomic_write_json, atomic_write_text
 
@@ -76,6 +79,38 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _signed_pct(x: Any) -> str:
+    """A signed percentage; blank (not "n/a", not 0) where there is no value."""
+    if x is None:
+        return ""
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return ""
+    return f"{100 * value:+.1f}%" if np.isfinite(value) else ""
+
+
+def _finite_number(x: Any) -> float | None:
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) else None
+
+
+SPLIT_PARAGRAPH = (
+    "Error split (theory.md §8): λ̂ − λ = (λ̂ − λ_β) + (λ_β − λ), with λ_β = nβ(E_β[L_n] − "
+    "L_n(w*)) under the exact localized tempered posterior at the same nβ, γ and data. The first "
+    "part, the **sampler error** (λ̂ − λ_β)/λ_β, is the sampler's: step-size bias and incomplete "
+    "mixing. The second, the **estimator bias** (λ_β − λ)/λ, is the estimator's own at finite nβ, "
+    "γ and n (for m > 1 it shrinks only like (m − 1)/log nβ); no sampler setting removes it. "
+    "λ_β comes from an exact Gibbs reference job per seed on the same data (dln, rrr, multireg; "
+    "± its Monte Carlo standard error, with its own R-hat and ESS) or, for poly, from quadrature "
+    "of the posterior (`Case.finite_nbeta_reference`, infinite data, no standard error). "
+    "Blank: no reference for that cell."
+)
+
+
 def _nbeta_text(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/log n"
@@ -119,15 +154,7 @@ def headline_text(head: dict[str, Any]) -> list[str]:
             f"**{_pct(head['run_max_relative_error'])}**; the worst single run "
             f"**{_pct(head['worst_run_relative_error'])}** ({head['worst_run_cell']})."
         )
-    if head.get("reference_cells"):
-        lines.append(
-            f"- Against the finite-nβ reference nβ·E[K] (quadrature of the localized tempered "
-            f"posterior, no sampling; {head['reference_cells']} cells): median deviation "
-            f"**{_pct(head['reference_median_deviation'])}**, max "
-            f"**{_pct(head['reference_max_deviation'])}** ({head['reference_worst_cell']}). "
-            "This is the sampler's error; the rest of the error against λ is the estimator's "
-            "own finite-nβ bias."
-        )
+    lines += split_text(head)
     if head.get("unmixed_cells"):
         lines.append(
             f"- Chains not yet mixed (split R-hat > {aggregate.RHAT_FLAG} or ESS < "
@@ -140,6 +167,49 @@ def headline_text(head: dict[str, Any]) -> list[str]:
             f"- **{len(head['missing_cells'])} of {head['cells']} cells have no valid estimate** "
             f"(every seed diverged or failed): {', '.join(head['missing_cells'])}. The targets "
             "count as not met while any cell is missing."
+        )
+    return lines
+
+
+def split_text(head: dict[str, Any], cells_word: str = "case × scale cells") -> list[str]:
+    """The headline sentences of the error split (`aggregate.split_summary` keys)."""
+    total = head.get("cells")
+    count = int(head.get("reference_cells", 0) or 0)
+    of = f"{count} of {total}" if total is not None else f"{count}"
+    if not count:
+        return [
+            f"- Error split: {of} {cells_word} have a reference λ_β (exact Gibbs or quadrature), "
+            "so no error is split into the sampler's and the estimator's parts."
+        ]
+    kinds = (f"{head.get('reference_cells_gibbs', 0)} exact Gibbs, "
+             f"{head.get('reference_cells_quadrature', 0)} quadrature")
+    line = (
+        f"- Error split, λ̂ − λ = (λ̂ − λ_β) + (λ_β − λ), over the {of} {cells_word} that have a "
+        f"reference λ_β ({kinds}):"
+    )
+    if head.get("sampler_error_cells"):
+        line += (
+            f" **sampler error** |λ̂ − λ_β|/λ_β median **{_pct(head['sampler_error_median'])}**, max "
+            f"**{_pct(head['sampler_error_max'])}** ({head['sampler_error_worst_cell']}, "
+            f"{_signed_pct(head['sampler_error_worst'])}"
+            + (f"; worst single run {_pct(head['sampler_error_worst_run'])}"
+               if "sampler_error_worst_run" in head else "")
+            + ");"
+        )
+    else:
+        line += " no sampler error (no valid estimate where there is a reference);"
+    if "estimator_bias_median" in head:
+        line += (
+            f" **estimator bias** |λ_β − λ|/λ median **{_pct(head['estimator_bias_median'])}**, max "
+            f"**{_pct(head['estimator_bias_max'])}** ({head['estimator_bias_worst_cell']}, "
+            f"{_signed_pct(head['estimator_bias_worst'])})."
+        )
+    lines = [line + " The first is the sampler's to fix; the second no sampler setting removes."]
+    if head.get("reference_unmixed_cells"):
+        lines.append(
+            f"- References not yet mixed (R-hat > {aggregate.RHAT_FLAG} or ESS < "
+            f"{aggregate.ESS_FLAG:.0f}): {', '.join(head['reference_unmixed_cells'])}; their λ_β "
+            "is less certain than its standard error says."
         )
     return lines
 
@@ -203,14 +273,7 @@ def _validation_table(cells: pd.DataFrame) -> pd.DataFrame:
                     strict=True,
                 )
             ],
-            "nβE[K] ref.": [
-                "" if x is None or not np.isfinite(float(x)) else _num(float(x), 4)
-                for x in (cells["lambda_finite_nbeta"] if "lambda_finite_nbeta" in cells
-                          else [None] * len(cells))
-            ],
-            "vs ref.": [
-                "" if not np.isfinite(x) else _pct(x) for x in aggregate.reference_deviation(cells)
-            ],
+            **_split_columns(cells),
             "R-hat (max)": [_num(x, 3) for x in cells["rhat_max"]],
             "ESS (min)": [_num(x, 3) for x in cells["ess_min"]],
             "seeds ok/div/err": [
@@ -221,6 +284,40 @@ def _validation_table(cells: pd.DataFrame) -> pd.DataFrame:
             "time/job [s]": [_num(x, 3) for x in cells["job_time"]],
         }
     )
+
+
+def _reference_text(value: Any, se: Any, source: Any) -> str:
+    reference = _finite_number(value)
+    if reference is None:
+        return ""
+    if str(source) == "quadrature":
+        return f"{_num(reference)} (quadrature)"
+    error = _finite_number(se)
+    return _num(reference) + (f" ± {_num(error, 2)}" if error is not None else "")
+
+
+def _split_columns(cells: pd.DataFrame) -> dict[str, list[str]]:
+    """The error-split columns of a report table: λ_β ± se, sampler error, estimator bias
+    (signed) and the reference's R-hat / ESS; blank where a cell has no reference."""
+    blank = [None] * len(cells)
+
+    def column(name: str) -> list[Any]:
+        return list(cells[name]) if name in cells else blank
+
+    return {
+        "λ_β ± se": [
+            _reference_text(v, e, s) for v, e, s in zip(
+                column("lambda_finite_nbeta"), column("lambda_finite_nbeta_se"),
+                column("reference_source"), strict=True,
+            )
+        ],
+        "sampler error": [_signed_pct(x) for x in column("sampler_error")],
+        "estimator bias": [_signed_pct(x) for x in column("estimator_bias")],
+        "ref. R-hat / ESS": [
+            f"{_num(r, 4)} / {_num(e, 4)}" if _finite_number(r) is not None else ""
+            for r, e in zip(column("reference_rhat_max"), column("reference_ess_min"), strict=True)
+        ],
+    }
 
 
 def write_validation_report(
@@ -237,6 +334,7 @@ def write_validation_report(
     frame = _sweep_frame(store, jobs)
     cells = aggregate.cell_table(frame)
     head = aggregate.headline(cells)
+    references = sum(is_reference(j) for j in jobs)
     store.write_csv(job_ids=[j.id for j in jobs])
     atomic_write_text(root / "cells.csv", cells.to_csv(index=False))
     plot_dir = root / "plots"
@@ -244,8 +342,10 @@ def write_validation_report(
     if not cells.empty:
         figures.append(plots.estimate_vs_exact(cells, plot_dir / "estimate_vs_exact.png"))
         figures.append(plots.error_vs_parameters(cells, plot_dir / "error_vs_parameters.png"))
+        figures.append(plots.error_split_vs_parameters(cells, plot_dir / "error_split.png"))
+        estimates = frame[~aggregate.is_reference_row(frame)] if not frame.empty else frame
         figures.append(
-            plots.loss_traces(_trace_examples(store, frame, cells), plot_dir / "loss_traces.png")
+            plots.loss_traces(_trace_examples(store, estimates, cells), plot_dir / "loss_traces.png")
         )
     manifest = build_manifest(
         config=config,
@@ -271,7 +371,9 @@ def write_validation_report(
         f"Generated {manifest['created']} from commit `{manifest['git']['commit']}`"
         + (" (with local changes)" if manifest["git"]["dirty"] else "")
         + f" on {config.get('device')} ({manifest['hardware']['platform']}); "
-        f"{len(jobs)} jobs ({config.get('seeds')} seeds per case × scale), executor "
+        f"{len(jobs)} jobs ({config.get('seeds')} seeds per case × scale"
+        + (f"; {references} of them exact Gibbs reference jobs" if references else "")
+        + "), executor "
         f"`{config.get('executor')}`, {manifest['wall_time_seconds']:.0f} s wall time "
         f"for this run{_job_time_text(frame)}.",
         "",
@@ -311,10 +413,10 @@ def write_validation_report(
         "λ̂ is the mean over seeds whose jobs finished with no diverged chain; ± is the standard "
         "error over those seeds (one seed: the job's own standard error across chains). The "
         "relative error is |λ̂ − λ| / λ; per run: the mean and the worst of each seed's own "
-        "error. R-hat is the worst and ESS the smallest over seeds. "
-        "nβE[K] ref. is what an exact sampler would read with infinite data at these nβ and γ "
-        "(`Case.finite_nbeta_reference`, quadrature; blank where not computable); vs ref. is "
-        "|λ̂ − ref.| / ref.",
+        "error. R-hat is the worst and ESS the smallest over seeds (ref. R-hat / ESS: the same "
+        "for the reference jobs).",
+        "",
+        SPLIT_PARAGRAPH,
         "",
         markdown_table(_validation_table(cells)),
     ]
@@ -332,8 +434,11 @@ def write_validation_report(
         "## Files",
         "",
         "- `results.csv`: one row per job (case, scale, parameters, settings, seed, estimate, "
-        "diagnostics, status); `results/<job id>.json` the same per job.",
-        "- `cells.csv`: the table above with full precision.",
+        "diagnostics, status), the reference jobs (sampler `gibbs`) included; "
+        "`results/<job id>.json` the same per job.",
+        "- `cells.csv`: the table above with full precision (`lambda_finite_nbeta` = λ_β, "
+        "`lambda_finite_nbeta_se`, `reference_source`, `reference_rhat_max`, `reference_ess_min`, "
+        "`sampler_error`, `sampler_error_run_max`, `estimator_bias`).",
         "- `traces/<job id>.npz`: raw loss traces (chain, steps), burn-in included.",
         "- `manifest.json`: configuration, code commit, library versions, hardware, wall time.",
         "",
@@ -362,10 +467,13 @@ def _setting_label(row: pd.Series) -> str:
     return label if who in ("rlct", None) or pd.isna(who) else f"{who}'s estimator: {label}"
 
 
-def _signed_error_matrix(cells: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+def _signed_error_matrix(
+    cells: pd.DataFrame, table: pd.DataFrame, column: str | None = None
+) -> pd.DataFrame:
     """Settings (rows, in the order of ``table``) x case/scale (columns, by parameter count):
     the signed relative error (lambda_hat - lambda) / lambda of the mean over ok seeds, or
-    "diverged" / "error" where no seed gave an estimate."""
+    "diverged" / "error" where no seed gave an estimate. With ``column`` (``"sampler_error"``):
+    that signed fraction instead, blank where the cell has none."""
     cells = aggregate.with_estimator(cells)
     keys = aggregate.calibration_key_columns()
     order = cells.sort_values(["dim", "case", "scale"], kind="stable")
@@ -376,16 +484,18 @@ def _signed_error_matrix(cells: pd.DataFrame, table: pd.DataFrame) -> pd.DataFra
     by_setting: dict[str, dict[str, str]] = {}
     for _, row in cells.iterrows():
         label = _setting_label(row)
-        column = f"{row['case']}/{row['scale']}"
+        name = f"{row['case']}/{row['scale']}"
         exact = float(row["lambda_exact_float"])
         estimate = row["lambda_hat"]
-        if estimate is not None and pd.notna(estimate) and exact:
+        if column is not None:
+            text = _signed_pct(row.get(column))
+        elif estimate is not None and pd.notna(estimate) and exact:
             text = f"{100 * (float(estimate) - exact) / exact:+.1f}%"
         elif int(row.get("diverged", 0) or 0):
             text = "diverged"
         else:
             text = "error"
-        by_setting.setdefault(label, {})[column] = text
+        by_setting.setdefault(label, {})[name] = text
     ranked = aggregate.with_estimator(table).drop_duplicates(keys)
     ranked = ranked.assign(_theirs=ranked["estimator"] != "rlct").sort_values(
         "_theirs", kind="stable"
@@ -396,6 +506,35 @@ def _signed_error_matrix(cells: pd.DataFrame, table: pd.DataFrame) -> pd.DataFra
     rows = [{"setting": label, **{header[c]: by_setting[label].get(c, "") for c in columns}}
             for label in labels if label in by_setting]
     return pd.DataFrame(rows, columns=["setting", *header.values()])
+
+
+def _reference_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """One row per case × scale × (nβ, γ) with a reference: λ, λ_β ± se, the estimator bias,
+    the reference's source and diagnostics."""
+    columns = ["case", "scale", "d", "nβ", "γ", "exact λ", "λ_β ± se", "estimator bias",
+               "source", "ref. R-hat / ESS"]
+    if cells.empty or "lambda_finite_nbeta" not in cells:
+        return pd.DataFrame(columns=columns)
+    has = cells[pd.to_numeric(cells["lambda_finite_nbeta"], errors="coerce").notna()]
+    has = has.assign(_nbeta=[_nbeta_text(v) for v in has["nbeta"]]).drop_duplicates(
+        ["case", "scale", "_nbeta", "localization", "lambda_finite_nbeta"]
+    ).sort_values(["dim", "case", "scale"], kind="stable")
+    split = _split_columns(has)
+    return pd.DataFrame(
+        {
+            "case": list(has["case"]),
+            "scale": list(has["scale"]),
+            "d": list(has["dim"]),
+            "nβ": list(has["_nbeta"]),
+            "γ": [_num(g) for g in has["localization"]],
+            "exact λ": list(has["lambda_exact"]),
+            "λ_β ± se": split["λ_β ± se"],
+            "estimator bias": split["estimator bias"],
+            "source": [str(s) for s in has["reference_source"]],
+            "ref. R-hat / ESS": split["ref. R-hat / ESS"],
+        },
+        columns=columns,
+    )
 
 
 def _settings_from_row(row: pd.Series) -> Any:
@@ -497,6 +636,18 @@ def write_calibration_report(
     atomic_write_text(root / "recommendation.csv", recommendation.to_csv(index=False))
     ours = aggregate.with_estimator(cells)
     figures = _heatmaps(ours[ours["estimator"] == "rlct"], grid.bucket_edges, root / "plots")
+    split = {
+        "cells": int(len(cells)),
+        **aggregate.split_summary(
+            cells, label=lambda r: f"{r['case']}/{r['scale']} [{_setting_label(r)}]",
+            reference_label=lambda r: (f"{r['case']}/{r['scale']} [nβ={_nbeta_text(r['nbeta'])}, "
+                                       f"γ={_num(r['localization'])}]"),
+        ),
+    }
+    split_figure = (
+        plots.error_split_vs_parameters(cells, root / "plots" / "error_split.png")
+        if not cells.empty else None
+    )
     manifest = build_manifest(
         config=config,
         command=command,
@@ -515,6 +666,7 @@ def write_calibration_report(
         ],
         "median_target": grid.median_target,
         "max_target": grid.max_target,
+        **split,
     }
     lines = [
         "# LLC calibration report",
@@ -544,6 +696,12 @@ def write_calibration_report(
         "",
         markdown_table(recommendation.drop(columns=["settings_json"])) if len(recommendation)
         else "_(no results)_\n",
+        "",
+        "## Error split: sampler and estimator",
+        "",
+        *split_text(split, "setting × case × scale cells"),
+        "",
+        SPLIT_PARAGRAPH + " Per setting × case × scale in `cells.csv` and in the tables below.",
         "",
         "### In devinterp's terms",
         "",
@@ -579,6 +737,9 @@ def write_calibration_report(
                 "max": [_pct(x) for x in table["max_run_error"]],
                 "worst run": [_pct(x) for x in table["worst_run_error"]],
                 "max, pooled": [_pct(x) for x in table["max_relative_error"]],
+                "max |sampler err.|": [
+                    _pct(x) if _finite_number(x) is not None else "" for x in table["max_sampler_error"]
+                ],
                 "meets": ["yes" if m else "no" for m in table["meets_targets"]],
                 "chain-gradient rows": [_num(x, 3) for x in table["chain_gradient_rows"]],
                 "time/job [s]": [_num(x, 3) for x in table["wall_time"]],
@@ -594,7 +755,23 @@ def write_calibration_report(
             "",
             markdown_table(_signed_error_matrix(cells, table)),
             "",
+            "## Sampler error per case × scale",
+            "",
+            "(λ̂ − λ_β) / λ_β of the mean over the seeds with no diverged chain and a reference, "
+            "for the same settings and cells; blank: no reference for that cell.",
+            "",
+            markdown_table(_signed_error_matrix(cells, table, "sampler_error")),
+            "",
+            "## Estimator bias per case × scale, nβ and γ",
+            "",
+            "The reference λ_β depends on nβ, γ and the data only (not on the sampler), so the "
+            "settings that share them share it.",
+            "",
+            markdown_table(_reference_table(cells)),
+            "",
         ]
+    if split_figure is not None:
+        lines += ["## Error split against d", "", f"![{split_figure.stem}](plots/{split_figure.name})", ""]
     lines += ["## Heatmaps", ""]
     if not figures:
         lines.append("_(fewer than two varying hyperparameters in every bucket: no heatmaps)_")
@@ -606,7 +783,9 @@ def write_calibration_report(
         "",
         "- `recommendation.csv`: the recommendation (with the full settings as JSON).",
         "- `settings.csv`: error and cost per bucket × setting.",
-        "- `cells.csv`: per case × scale × setting (mean over seeds); `results.csv`: per job.",
+        "- `cells.csv`: per case × scale × setting (mean over seeds, with λ_β, "
+        "`sampler_error`, `estimator_bias` and the reference's diagnostics where a reference "
+        "exists); `results.csv`: per job (reference jobs, sampler `gibbs`, included).",
         "- `results/`, `manifest.json` as in the validation report; `traces/<job id>.npz` (raw "
         "loss traces) are written too but are not needed to rebuild this report.",
         "",

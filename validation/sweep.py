@@ -8,6 +8,13 @@ Modes of `validate`:
 * ``quick``: the smallest scale of every case, `QUICK_SEEDS` seeds: minutes on 2 CPU cores.
 * ``full``: every scale up to `CPU_MAX_PARAMETERS` parameters on the CPU (`CUDA_MAX_PARAMETERS`
   on CUDA), `FULL_SEEDS` seeds.
+
+Reference jobs: for every cell and seed whose case has an exact reference sampler for the cell's
+settings (`Case.reference_settings`, the Gibbs sampler of dln, rrr and multireg), both sweeps
+also plan one reference job (`reference_job`; same case, scale, parameters, seed, device and
+dtype, hence the same data), run like any other job. Settings that share n beta and gamma share
+one reference per seed (same job id). The reports split each estimate's error with it
+(`rlct.validation.aggregate.attach_references`).
 """
 
 from __future__ import annotations
@@ -19,13 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlct.validation.engine import SweepStats, run_jobs
-from rlct.validation.executors import Executor, ExecutorSpec, parse_executor
-from rlct.validation.grid import CalibrationGrid
-from rlct.validation.jobs import ESTIMATORS, Job
-from rlct.validation.run import Estimator
-from rlct.validation.store import ResultStore
-
 from rlct.validation.defaults import (  # noqa: F401 - re-exported
     CPU_MAX_PARAMETERS,
     CUDA_MAX_PARAMETERS,
@@ -35,6 +35,12 @@ from rlct.validation.defaults import (  # noqa: F401 - re-exported
     MODES,
     QUICK_SEEDS,
 )
+from rlct.validation.engine import SweepStats, run_jobs
+from rlct.validation.executors import Executor, ExecutorSpec, parse_executor
+from rlct.validation.grid import CalibrationGrid
+from rlct.validation.jobs import ESTIMATORS, REFERENCE_SAMPLER, Job, is_reference
+from rlct.validation.run import Estimator
+from rlct.validation.store import ResultStore
 
 
 @dataclass
@@ -177,7 +183,9 @@ def plan_validation(
     skip: Sequence[str] | str | None = None,
 ) -> list[Job]:
     """The jobs of a validation sweep: each chosen case at its scales x seeds, with
-    ``case.recommended()`` settings, leaving out the ``skip`` cells ("case/scale").
+    ``case.recommended()`` settings, leaving out the ``skip`` cells ("case/scale"); after each
+    cell's estimates, its reference jobs (one per seed, where the case has a reference sampler:
+    module docstring).
     ``device`` must be concrete (not "auto")."""
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
@@ -190,25 +198,62 @@ def plan_validation(
         registry = load_registry()
     cells = _cells(mode, cases, registry, max_parameters, device)
     skipped = set(parse_skip(skip, registry))
-    jobs = []
+    jobs: list[Job] = []
+    seen: set[str] = set()
     for name, scale, case in cells:
         if (name, scale) in skipped:
             continue
         settings = case.recommended()
-        for seed in range(seeds):
-            jobs.append(
-                Job(
-                    case=name,
-                    scale=scale,
-                    params=dict(case.parameters),
-                    settings=settings,
-                    seed=seed,
-                    device=device,
-                    dtype=dtype,
-                    estimator=llc_estimator,
-                )
+        estimates = [
+            Job(
+                case=name,
+                scale=scale,
+                params=dict(case.parameters),
+                settings=settings,
+                seed=seed,
+                device=device,
+                dtype=dtype,
+                estimator=llc_estimator,
             )
+            for seed in range(seeds)
+        ]
+        jobs += estimates
+        jobs += _new_references(case, estimates, seen)
     return jobs
+
+
+def reference_job(case: Any, job: Job) -> Job | None:
+    """The reference job of estimate ``job`` (module docstring): the same case, scale,
+    parameters, seed, device and dtype (the same data), estimator ``"rlct"``, and the case's
+    reference settings for ``job.settings`` (`Case.reference_settings`); None where the case has
+    none for them (cases without the hook, and Gibbs settings, their own reference).
+
+    The dtype is the estimate's, not float64 whatever it is: the data are drawn in that dtype
+    (float32 and float64 draws differ), and the Gibbs sampler computes in float64 either way."""
+    make = getattr(case, "reference_settings", None)
+    settings = make(job.settings) if make is not None else None
+    if settings is None:
+        return None
+    reference = Job(case=job.case, scale=job.scale, params=dict(job.params), settings=settings,
+                    seed=job.seed, device=job.device, dtype=job.dtype, estimator="rlct")
+    if not is_reference(reference):
+        raise ValueError(
+            f"{job.case}: reference_settings must use the sampler {REFERENCE_SAMPLER!r} "
+            f"(how reports tell references from estimates), got {settings.sampler!r}"
+        )
+    return reference
+
+
+def _new_references(case: Any, estimates: Sequence[Job], seen: set[str]) -> list[Job]:
+    """The reference jobs of ``estimates`` whose ids are not in ``seen`` (which is updated):
+    settings with the same n beta and gamma share one reference per seed."""
+    out = []
+    for job in estimates:
+        reference = reference_job(case, job)
+        if reference is not None and reference.id not in seen:
+            seen.add(reference.id)
+            out.append(reference)
+    return out
 
 
 def plan_calibration(
@@ -219,7 +264,8 @@ def plan_calibration(
     device: str = "cpu",
     registry: Mapping[str, Any] | None = None,
 ) -> list[Job]:
-    """The jobs of a calibration sweep: cases x scales x grid settings x seeds."""
+    """The jobs of a calibration sweep: cases x scales x grid settings x seeds, and after each
+    case x scale its reference jobs (one per seed and distinct n beta, gamma; module docstring)."""
     if registry is None:
         from rlct.cases import registry as load_registry
 
@@ -258,7 +304,8 @@ def plan_calibration(
             raise ValueError(
                 f"sweep.case_scales.{name}: unknown case; registered: {', '.join(sorted(registry))}"
             )
-    jobs = []
+    jobs: list[Job] = []
+    seen: set[str] = set()
     for name, case_cls in chosen.items():
         which = grid.scales_for(name)
         if name in per_case and not isinstance(which, str):
@@ -270,20 +317,22 @@ def plan_calibration(
                 )
         runs = runs_for(name)
         for scale, case in _scales_of(case_cls, which, limit):
-            for setting, estimator in runs:
-                for seed in range(seeds):
-                    jobs.append(
-                        Job(
-                            case=name,
-                            scale=scale,
-                            params=dict(case.parameters),
-                            settings=setting,
-                            seed=seed,
-                            device=device,
-                            dtype=grid.dtype,
-                            estimator=estimator,
-                        )
-                    )
+            estimates = [
+                Job(
+                    case=name,
+                    scale=scale,
+                    params=dict(case.parameters),
+                    settings=setting,
+                    seed=seed,
+                    device=device,
+                    dtype=grid.dtype,
+                    estimator=estimator,
+                )
+                for setting, estimator in runs
+                for seed in range(seeds)
+            ]
+            jobs += estimates
+            jobs += _new_references(case, estimates, seen)
     return jobs
 
 

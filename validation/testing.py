@@ -6,7 +6,11 @@ coefficient is d/2 (a regular model: lambda = d/2, m = 1; Watanabe 2009, "Algebr
 and Statistical Learning Theory", Remark 1.15 / theory.md sec. 0). Its ``behavior`` parameter
 makes the paired `ScriptedEstimator` succeed, diverge, fail, or sleep, so the bookkeeping of
 every outcome can be tested in milliseconds. `ScriptedEstimator` returns a genuine `LLCResult`
-whose numbers are a seeded perturbation of d/2: it does not sample.
+whose numbers are a seeded perturbation of d/2: it does not sample. `GibbsQuadraticCase` is the
+same model with an exact-reference hook (`reference_settings`, Gibbs settings, and no
+quadrature), for which `ScriptedEstimator` reads the Gibbs settings as the exact reference
+lambda_beta = (d/2) n beta / (n beta + gamma) (seeded, +-0.1%): the sweeps' reference jobs and
+the error split can be tested without sampling.
 
 ``python -m rlct.validation.testing OUT [--jobs N] [--delay S] [--log FILE]`` runs a sweep of N
 scripted jobs into OUT (used by the resume test, which kills it midway and reruns it).
@@ -103,6 +107,21 @@ class QuadraticCase:
                        exact=self.exact())
 
 
+class GibbsQuadraticCase(QuadraticCase):
+    """`QuadraticCase` whose reference is a (scripted) Gibbs job instead of quadrature."""
+
+    name: ClassVar[str] = "gibbsquad"
+
+    def reference_settings(self, settings: SamplerSettings) -> SamplerSettings | None:
+        if settings.sampler == "gibbs":
+            return None
+        return SamplerSettings(sampler="gibbs", nbeta=settings.nbeta, localization=settings.localization,
+                               chains=2, steps=40, burnin=20, batch_size=None)
+
+    def finite_nbeta_reference(self, settings: SamplerSettings) -> None:
+        return None
+
+
 class ScriptedEstimator:
     """Returns an `LLCResult` near d/2 (seeded, +-1% noise) per the case's scripted behavior;
     optionally sleeps, and appends ``"<d> <seed>"`` to ``log`` each time it runs."""
@@ -129,7 +148,12 @@ class ScriptedEstimator:
         rng = np.random.default_rng(np.random.SeedSequence([seed, target.dim]))
         chains, steps = settings.chains, settings.steps
         exact = target.dim / 2
-        per_chain = exact * (1 + 0.01 * rng.standard_normal(chains))
+        noise = 0.01
+        if settings.sampler == "gibbs":  # the exact reference lambda_beta of the Gaussian posterior
+            nbeta = settings.resolved_nbeta(target.n)
+            exact = exact * nbeta / (nbeta + settings.localization)
+            noise = 0.001
+        per_chain = exact * (1 + noise * rng.standard_normal(chains))
         diverged = np.zeros(chains, dtype=bool)
         reasons: tuple[str, ...] = ()
         if behavior == "diverge":
@@ -170,6 +194,7 @@ class ScriptedEstimator:
 
 
 REGISTRY = {"quadratic": QuadraticCase}
+REFERENCE_REGISTRY = {"quadratic": QuadraticCase, "gibbsquad": GibbsQuadraticCase}
 
 
 def scripted_jobs(count: int, delay: float = 0.0) -> list[Any]:

@@ -163,9 +163,25 @@ def run(args: argparse.Namespace) -> int:
             f"max {_pct(head['run_max_relative_error'])}, worst single run "
             f"{_pct(head['worst_run_relative_error'])} ({head['worst_run_cell']})"
         )
+    print(split_line(head))
     if head["missing_cells"]:
         print(f"no valid estimate for: {', '.join(head['missing_cells'])}")
     return 1 if summary.stats.lost else 0
+
+
+def split_line(head: dict) -> str:
+    """One line of the error split (theory.md sec. 8) from the headline's split keys."""
+    text = (f"error split: {head.get('reference_cells', 0)} of {head['cells']} cells have a reference "
+            f"lambda_beta ({head.get('reference_cells_gibbs', 0)} Gibbs, "
+            f"{head.get('reference_cells_quadrature', 0)} quadrature)")
+    if "sampler_error_median" in head:
+        text += (f"; sampler error |lambda_hat - lambda_beta| / lambda_beta median "
+                 f"{_pct(head['sampler_error_median'])}, max {_pct(head['sampler_error_max'])} "
+                 f"({head['sampler_error_worst_cell']})")
+    if "estimator_bias_median" in head:
+        text += (f"; estimator bias |lambda_beta - lambda| / lambda median {_pct(head['estimator_bias_median'])}, "
+                 f"max {_pct(head['estimator_bias_max'])} ({head['estimator_bias_worst_cell']})")
+    return text
 
 
 def _pct(x: float) -> str:
