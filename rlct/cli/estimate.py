@@ -56,7 +56,8 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("case", help="case name (see `rlct cases list`)")
     p.add_argument("--scale", help="a named scale of the case (its parameters; others override)")
-    p.add_argument("--sampler", choices=SAMPLERS, help="sgld, psgld (RMSProp-preconditioned) or mala")
+    p.add_argument("--sampler", choices=SAMPLERS,
+                   help="sgld, psgld (RMSProp-preconditioned), mala, or gibbs (exact; dln, rrr, multireg)")
     p.add_argument("--step-size", type=float, help="epsilon: dw = (eps/2) grad log p + N(0, eps)")
     p.add_argument("--nbeta", type=float, help="n*beta, inverse temperature (default n/log n)")
     p.add_argument("--localization", type=float, help="gamma of the (gamma/2)||w - w*||^2 term")
