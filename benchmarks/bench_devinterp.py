@@ -274,6 +274,49 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+WHOLE_PROCESS = {  # the model and arguments of the whole-process comparison (issue #14)
+    "widths": "10,10,10", "rank": "2", "n": "10000", "batch-size": "100", "chains": "8",
+    "burnin": "1000", "steps": "5000", "step-size": "1e-4", "localization": "1",
+}
+
+
+def whole_process(repeats: int, threads: int | None) -> dict[str, Any]:
+    """Wall time of a whole process, start to exit, as a user meets it: ``rlct estimate dln ...
+    --json`` against a fresh Python process that builds the same DLN and data and runs
+    devinterp's ``devinterp.slt.llc.llc`` with the same chains, steps, batch, eps, nbeta = n/log n
+    and gamma (`_devinterp_process.py`). Interleaved repeats; medians and their ratio."""
+    import subprocess
+
+    flags = [token for key, value in WHOLE_PROCESS.items() for token in (f"--{key}", value)]
+    commands = {
+        "rlct": [sys.executable, "-m", "rlct", "estimate", "dln", *flags, "--json", "--no-progress"],
+        "devinterp.llc": [sys.executable, str(Path(__file__).resolve().parent / "_devinterp_process.py"),
+                          *flags],
+    }
+    env = dict(os.environ)
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
+        commands["devinterp.llc"] += ["--threads", str(threads)]
+    runs: dict[str, list[dict[str, Any]]] = {tool: [] for tool in commands}
+    for _ in range(repeats):
+        for tool, command in commands.items():
+            load = os.getloadavg()[0]
+            start = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+            wall = time.perf_counter() - start
+            reading = json.loads(done.stdout.strip().splitlines()[-1])
+            runs[tool].append({"process_seconds": wall, "sampling_seconds": reading["wall_time"],
+                               "llc_mean": reading["llc_mean"], "load_average_1min_before": load})
+    medians = {tool: statistics.median(r["process_seconds"] for r in rs) for tool, rs in runs.items()}
+    return {
+        "arguments": WHOLE_PROCESS,
+        "threads": threads,
+        "runs": runs,
+        "median_process_seconds": medians,
+        "ratio": medians["devinterp.llc"] / medians["rlct"],
+    }
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="rlct vs devinterp LLC estimation speed on deep linear networks."
@@ -303,6 +346,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="how a regression example is stored in devinterp's 'input_ids' "
                         "(see benchmarks/_devinterp_glue.py)")
     parser.add_argument("--output", default=None, help="write all numbers to this JSON file")
+    parser.add_argument("--whole-process", action="store_true",
+                        help="also time whole processes: `rlct estimate dln ...` against a fresh "
+                        "process running devinterp on the same model (start-up included)")
     args = parser.parse_args(argv)
     args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     for s in args.sizes:
@@ -336,8 +382,17 @@ def main(argv: list[str] | None = None) -> int:
               f"nbeta {result['nbeta']:.1f}, "
               f"gamma {args.localization:g}, median of {args.repeats} ==")
         print(format_table(result), flush=True)
+    process = None
+    if args.whole_process:
+        process = whole_process(args.repeats, args.threads)
+        medians = process["median_process_seconds"]
+        print(f"\n== whole process: rlct estimate dln {' '.join(f'--{k} {v}' for k, v in WHOLE_PROCESS.items())}"
+              f" vs devinterp.llc in a fresh process, median of {args.repeats} ==")
+        print(f"rlct {medians['rlct']:.2f} s, devinterp {medians['devinterp.llc']:.2f} s: "
+              f"{process['ratio']:.1f}x", flush=True)
     if args.output:
         payload = {
+            "whole_process": process,
             "machine": {
                 "platform": platform.platform(),
                 "processor": platform.processor(),
