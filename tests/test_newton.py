@@ -340,6 +340,148 @@ def test_invariance_under_permutation_and_positive_scaling(data: st.DataObject) 
         )
 
 
+# The certificate must not depend on how the variables are listed or scaled. Hypothesis found
+# K = b^6 + b^2 c^4 + c^6 + (a^2 - b^3)^2, prior |a| |c|^2: "undecided" in the orders (a, b, c)
+# and (a, c, b), "certified" in the others. The face polynomial of the compact facet
+# a^4 - 2 a^2 b^3 + 2 b^6 + b^2 c^4 + c^6 was rewritten in a sheared basis of its exponent lattice
+# (the basis depended on the variable order): degree 12 instead of 6, over the size limit of the
+# Groebner certificate. By hand: the facet 3a + 2b + 2c = 12 is the only compact one; along
+# (h + 1) = (2, 1, 3), 14 t = 12, so t = 6/7 and lambda = 7/6; t (h + 1) = (12, 6, 18)/7 =
+# 3/7 (4,0,0) + 1/14 (0,6,0) + 3/14 (0,2,4) + 2/7 (0,0,6) is inside the facet (m = 1); every
+# compact face polynomial is a sub-sum of (a^2 - b^3)^2 + b^6 + b^2 c^4 + c^6 > 0 on the torus.
+ORDER_CASE = "b**6 + b**2*c**4 + c**6 + (a**2 - b**3)**2"
+ORDER_CASE_PRIOR = {"a": 1, "b": 0, "c": 2}
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations("abc")))
+def test_order_regression_is_certified_in_every_variable_order(order: tuple[str, ...]) -> None:
+    result = newton(
+        ORDER_CASE, variables=list(order), prior=[ORDER_CASE_PRIOR[v] for v in order]
+    )
+    assert (result.value, result.multiplicity, result.status) == (Fraction(7, 6), 1, "certified")
+
+
+def test_order_regression_value_against_the_lp() -> None:
+    exponents = [(4, 0, 0), (2, 3, 0), (0, 6, 0), (0, 2, 4), (0, 0, 6)]  # the support of K
+    assert abs(_distance_by_lp(exponents, [2, 1, 3]) - 6 / 7) < LP_TOLERANCE
+
+
+@pytest.mark.parametrize("order", [("a", "b", "c"), ("c", "a", "b"), ("a", "c", "b")])
+@pytest.mark.parametrize(
+    "scales", [(2, Fraction(1, 3), Fraction(5, 7)), (Fraction(1, 4), Fraction(4, 3), 8)]
+)
+def test_order_regression_is_certified_at_every_scale(
+    order: tuple[str, ...], scales: tuple[Fraction | int, ...]
+) -> None:
+    """K(s_a a, s_b b, s_c c) * 11/13 with positive rational s: the same lambda, m and status."""
+    a, b, c = sympy.symbols("a b c")
+    subs = {w: sympy.Rational(Fraction(s)) * w for w, s in zip((a, b, c), scales)}
+    K = sympy.Rational(11, 13) * sympy.sympify(ORDER_CASE).subs(subs, simultaneous=True)
+    result = newton(K, variables=list(order), prior=ORDER_CASE_PRIOR)
+    assert (result.value, result.multiplicity, result.status) == (Fraction(7, 6), 1, "certified")
+
+
+# Siblings found by a random search (sums of even monomials and squares of binomials, random
+# priors, all variable orders and random positive scalings), each with two statuses before the
+# fix. (K, prior in the order a, b, c[, d], lambda, m, status.)
+ORDER_SIBLINGS = [
+    # A sheared lattice basis put the face over the size limit in some orders:
+    (
+        "a**6*c**4 - 2*a**4*b**3*c**2 + 4*a**2*b**6 + 2*b**2*c**6",
+        [2, 0, 0],
+        Fraction(5, 12),
+        1,
+        "certified",
+    ),
+    (
+        "a**6 + 2*a**4*b**4 - a**4*b**3 + a**4*b**2 + a**2*b**6/4 - 2*a**2*b**4 + b**6 "
+        "+ 5*b**2*c**4",
+        [2, 2, 1],
+        Fraction(4, 3),
+        1,
+        "certified",
+    ),
+    (
+        "4*a**6*b**6*c**4 - 4*a**6*b**6*c**3 + a**6*b**6*c**2 + a**6 + 4*a**4*b**6 "
+        "- 2*a**2*b**4*c**3 + b**2*c**6",
+        [2, 0, 2],
+        Fraction(1),
+        2,
+        "certified",
+    ),
+    (
+        "a**6*c**2 - 2*a**3*b**3*c + b**6*c**2 - 2*b**6*c + 4*b**6 + c**6",
+        [0, 0, 2],
+        Fraction(7, 9),
+        1,
+        "certified",
+    ),
+    (
+        "a**4*b**6*d**4 + 5*a**4*b**4*c**2 + a**4*c**2 + 4*a**2*b**6 + 4*a**2*b**4*c**2 "
+        "- 2*a**2*b**3*c**2*d**3 - 4*a**2*b**2*c*d + a**2*d**2 + b**2*c**4*d**2 + c**4*d**2",
+        [2, 2, 1, 0],
+        Fraction(7, 5),
+        1,
+        "certified",
+    ),
+    # A face with an isolated rational zero that the sample points hit at one scale only:
+    # (a - b c)^2 + (b c - c^2)^2 on the face (zero at a = b = c = 1); now solved exactly.
+    (
+        "a**4*c**2 - 2*a**3*b*c**3 + a**2*b**4*c**4 + 2*a**2*b**2*c**4 - 2*a**2*b*c**5 "
+        "+ a**2*c**6",
+        [0, 1, 0],
+        Fraction(1, 3),
+        1,
+        "degenerate",
+    ),
+    (
+        "2*a**6*b**2*c**4 + 3*a**4*b**2*c**4 + 3*a**4*c**6 + a**2*b**4 + a**2*b**2*c**2 "
+        "- 2*a*b**4*c**2 - 2*a*b**3*c**3 + 2*b**4*c**4",
+        [0, 0, 2],
+        Fraction(1, 2),
+        1,
+        "degenerate",
+    ),
+]
+
+
+@pytest.mark.parametrize(("K", "prior", "value", "m", "status"), ORDER_SIBLINGS)
+def test_order_siblings_agree_in_every_order_and_scale(
+    K: str, prior: list[int], value: Fraction, m: int, status: str
+) -> None:
+    expr = sympy.sympify(K)
+    names = [str(s) for s in sorted(expr.free_symbols, key=str)]
+    seen = set()
+    for order in itertools.permutations(range(len(names))):
+        result = newton(
+            expr, variables=[names[i] for i in order], prior=[prior[i] for i in order]
+        )
+        seen.add((result.value, result.multiplicity, result.status))
+    scales = [sympy.Rational(2 * i + 3, i + 2) for i in range(len(names))]
+    scaled = expr.subs(
+        {sympy.Symbol(n): s * sympy.Symbol(n) for n, s in zip(names, scales)}, simultaneous=True
+    )
+    result = newton(sympy.expand(scaled), variables=names, prior=prior)
+    seen.add((result.value, result.multiplicity, result.status))
+    assert seen == {(value, m, status)}
+
+
+def test_ideal_order_sibling_is_degenerate_in_every_order() -> None:
+    """[a^2 b^3 c^3 - b^2 + c^3, -2 a^3 c - b^2], prior (2, 1, 1): on the face through
+    {c^3, b^2, a^3 c} both generators vanish at a rational torus point; only some variable
+    orders put a sample point on it before the fix."""
+    a, b, c = sympy.symbols("a b c")
+    gens = [a**2 * b**3 * c**3 - b**2 + c**3, -2 * a**3 * c - b**2]
+    prior = {"a": 2, "b": 1, "c": 1}
+    for order in itertools.permutations((a, b, c)):
+        result = newton(gens, variables=list(order), prior=prior)
+        assert (result.value, result.multiplicity, result.status) == (
+            Fraction(7, 6),
+            1,
+            "degenerate",
+        )
+
+
 @settings(max_examples=N_QUASI_HOMOGENEOUS, deadline=None)
 @given(st.lists(st.integers(1, 12), min_size=2, max_size=3))
 def test_sums_of_even_powers(powers: list[int]) -> None:

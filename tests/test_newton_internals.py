@@ -8,15 +8,23 @@ sums of squares, quadratic forms in the squares), and their honesty on the Motzk
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 
 import pytest
 import sympy
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from rlct.exact import newton
-from rlct.exact._lattice import LatticeCoordinates, integer_kernel, rank, saturated_basis
+from rlct.exact._lattice import (
+    LatticeCoordinates,
+    degree_reducing_transform,
+    integer_kernel,
+    rank,
+    saturated_basis,
+    unimodular_inverse,
+)
 from rlct.exact.polynomial_input import parse_polynomial_text, to_polynomial
 from rlct.exact.torus_zeros import (
     face_polynomial_verdict,
@@ -25,6 +33,7 @@ from rlct.exact.torus_zeros import (
 )
 
 N_LATTICE = 200
+N_ORDER = 25
 
 X, Y, Z = sympy.symbols("x y z")
 NAMES = ["x", "y", "z"]
@@ -66,6 +75,55 @@ def test_saturated_basis_spans_the_integer_points_of_the_span(
     kernel = integer_kernel(gens, 4)
     assert len(kernel) == 4 - rank(gens)
     assert all(sum(a * b for a, b in zip(g, k)) == 0 for g in gens for k in kernel)
+
+
+def _degree(points: list[tuple[int, ...]]) -> int:
+    """Total degree after shifting every coordinate to minimum 0."""
+    lows = [min(p[i] for p in points) for i in range(len(points[0]))]
+    return max(sum(x - low for x, low in zip(p, lows)) for p in points)
+
+
+@settings(max_examples=N_LATTICE, deadline=None)
+@given(
+    st.integers(1, 3).flatmap(
+        lambda k: st.lists(
+            st.lists(st.integers(-6, 6), min_size=k, max_size=k).map(tuple),
+            min_size=2,
+            max_size=8,
+        )
+    )
+)
+def test_degree_reducing_transform_is_unimodular_and_never_raises_the_degree(
+    points: list[tuple[int, ...]],
+) -> None:
+    k = len(points[0])
+    y = degree_reducing_transform(points, k)
+    inverse = unimodular_inverse(y)  # raises unless det = +-1
+    assert all(
+        sum(y[i][r] * inverse[r][j] for r in range(k)) == int(i == j)
+        for i in range(k)
+        for j in range(k)
+    )
+    moved = [tuple(sum(a * b for a, b in zip(row, p)) for row in y) for p in points]
+    assert _degree(moved) <= _degree(points)
+
+
+def test_degree_reducing_transform_removes_a_shear() -> None:
+    """The facet {a^4, a^2 b^3, b^6, b^2 c^4, c^6} (the order regression of test_newton) in the
+    lattice basis that the order (a, b, c) gives: degree 12; reduced: 6, as in other orders."""
+    facet = [(0, 0, 6), (0, 2, 4), (0, 6, 0), (2, 3, 0), (4, 0, 0)]
+    for order in itertools.permutations(range(3)):
+        points = [tuple(p[i] for i in order) for p in facet]
+        base = min(points)
+        diffs = [tuple(a - b for a, b in zip(p, base)) for p in points]
+        basis = saturated_basis(diffs, 3)
+        to_coordinates = LatticeCoordinates(basis)
+        coords = [to_coordinates(d) for d in diffs]
+        y = degree_reducing_transform(coords, 2)
+        moved = [tuple(sum(a * b for a, b in zip(row, c)) for row in y) for c in coords]
+        assert _degree(moved) == 6
+        if order == (0, 1, 2):
+            assert _degree(coords) == 12
 
 
 # ------------------------------------------------------------------------------------------
@@ -135,6 +193,76 @@ def test_singular_point_verdicts(text: str, kind: str) -> None:
         assert verdict.kind in ("unknown", "nonzero", "zero")  # must not crash
     else:
         assert verdict.kind == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(2*x - y*z)**2 + (y*z - 3*z**2)**2",  # zero at x = 3 z^2 / 2, y = 3 z
+        "(7*x - 2*y*z)**2 + (5*y*z - 3*z**2)**2",
+    ],
+)
+def test_isolated_rational_zeros_are_found_at_any_scale(text: str) -> None:
+    """The zero set is one torus orbit: an isolated point u* of the reduced polynomial, off the
+    points |u| = 1 that the samples try first. It is found by solving g = grad g = 0 exactly,
+    whatever the scale of the variables (rescaling moves u* to another rational point)."""
+    for scales in [(1, 1, 1), (Fraction(1, 4), Fraction(4, 3), 8), (5, Fraction(2, 9), 3)]:
+        subs = {w: sympy.Rational(Fraction(s)) * w for w, s in zip((X, Y, Z), scales)}
+        scaled = sympy.expand(parse_polynomial_text(text).subs(subs, simultaneous=True))
+        verdict = face_polynomial_verdict(poly(str(scaled)), NAMES, "neighbourhood")
+        assert verdict.kind == "zero"
+
+
+def _face_polys(draw: st.DrawFn, n_polys: int) -> list[dict[tuple[int, ...], Fraction]]:
+    """Polynomials in x, y, z, all quasi-homogeneous of one weighted degree (as polynomials
+    restricted to a compact face of a Newton polyhedron are). Small: large systems can keep
+    sympy's Groebner bases busy for minutes."""
+    weight = draw(st.lists(st.integers(1, 3), min_size=3, max_size=3))
+    degree = draw(st.integers(3, 6))
+    exponents = [
+        e
+        for e in itertools.product(range(7), repeat=3)
+        if sum(w * x for w, x in zip(weight, e)) == degree
+    ]
+    assume(len(exponents) >= 2)
+    coefficients = st.sampled_from([-3, -2, -1, 1, 2, 3, 5])
+    out = []
+    for _ in range(n_polys):
+        chosen = draw(st.lists(st.sampled_from(exponents), min_size=2, max_size=3, unique=True))
+        out.append({e: Fraction(draw(coefficients)) for e in chosen})
+    return out
+
+
+@settings(max_examples=N_ORDER, deadline=None)
+@given(st.data())
+def test_torus_verdicts_do_not_depend_on_the_variable_order(data: st.DataObject) -> None:
+    """Renaming the variables does not change a verdict: the decisions run in a canonical
+    variable order (the lattice basis, samples and vertex weights are built in that order).
+    Only the kind is compared: for a polynomial with a symmetry the witness may name the
+    variables differently."""
+    polys = _face_polys(data.draw, data.draw(st.integers(1, 2)))
+    squares: dict[tuple[int, ...], Fraction] = {}
+    for p in polys:  # a sum of squares: a valid face polynomial of some K >= 0
+        for (e1, c1), (e2, c2) in itertools.product(p.items(), repeat=2):
+            e = tuple(a + b for a, b in zip(e1, e2))
+            squares[e] = squares.get(e, Fraction(0)) + c1 * c2
+    squares = {e: c for e, c in squares.items() if c}
+    domain = data.draw(st.sampled_from(["neighbourhood", "orthant"]))
+
+    def verdicts(order: tuple[int, ...]) -> list[str]:
+        def move(p: dict[tuple[int, ...], Fraction]) -> dict[tuple[int, ...], Fraction]:
+            return {tuple(e[i] for i in order): c for e, c in p.items()}
+
+        names = [NAMES[i] for i in order]
+        out = [system_verdict([move(p) for p in polys], names, domain)]
+        out.append(singular_point_verdict(move(polys[0]), names, domain))
+        if squares:
+            out.append(face_polynomial_verdict(move(squares), names, domain))
+        return [v.kind for v in out]
+
+    base = verdicts((0, 1, 2))
+    for order in itertools.permutations(range(3)):
+        assert verdicts(order) == base
 
 
 def test_motzkin_polynomial_is_never_certified() -> None:

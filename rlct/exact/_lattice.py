@@ -190,3 +190,66 @@ def _inverse(matrix: list[list[Fraction]]) -> list[list[Fraction]]:
                 factor = aug[i][col]
                 aug[i] = [a - factor * b for a, b in zip(aug[i], aug[col])]
     return [row[k:] for row in aug]
+
+
+def degree_reducing_transform(coords: Sequence[Sequence[int]], k: int) -> list[list[int]]:
+    """A unimodular k x k integer matrix Y that makes the points ``coords`` (in Z^k) small.
+
+    The new coordinates of a point c are Y c, and a polynomial with these exponents is shifted
+    to non-negative exponents, so its total degree is D(Y) = max_c sum_j (y_j . c - min_c' y_j . c')
+    (y_j the rows of Y). Y is found by local search from the identity: replace a row y_i by
+    -y_i or by y_i + s y_j (i != j, integer s) while that lowers (D, sum of the widths
+    max y_j . c - min y_j . c) lexicographically. Both are convex in s, so a step stops at the
+    first s that does not improve. The search ends at a local minimum: the result need not be
+    the global minimum of D, but it removes the shear that an arbitrary lattice basis (e.g. the
+    Hermite-like one of `saturated_basis`, which depends on the order of the coordinates) can
+    put into the exponents.
+    """
+    points = [tuple(c) for c in coords]
+    rows = [[int(i == j) for j in range(k)] for i in range(k)]
+    if k == 0 or len(points) < 2:
+        return rows
+
+    def values(y: Sequence[int]) -> list[int]:
+        return [sum(a * b for a, b in zip(y, c)) for c in points]
+
+    def cost(columns: Sequence[Sequence[int]]) -> tuple[int, int]:
+        lows = [min(col) for col in columns]
+        total = max(
+            sum(col[p] - low for col, low in zip(columns, lows)) for p in range(len(points))
+        )
+        widths = sum(max(col) - low for col, low in zip(columns, lows))
+        return total, widths
+
+    columns = [values(y) for y in rows]
+    best = cost(columns)
+    improved = True
+    while improved:
+        improved = False
+        for i in range(k):
+            flipped = [-v for v in columns[i]]
+            trial = columns[:i] + [flipped] + columns[i + 1 :]
+            if cost(trial) < best:
+                rows[i] = [-x for x in rows[i]]
+                columns, best, improved = trial, cost(trial), True
+            for j in range(k):
+                if i == j:
+                    continue
+                for step in (1, -1):
+                    while True:
+                        moved = [a + step * b for a, b in zip(columns[i], columns[j])]
+                        trial = columns[:i] + [moved] + columns[i + 1 :]
+                        trial_cost = cost(trial)
+                        if trial_cost >= best:
+                            break
+                        rows[i] = [a + step * b for a, b in zip(rows[i], rows[j])]
+                        columns, best, improved = trial, trial_cost, True
+    return rows
+
+
+def unimodular_inverse(matrix: Sequence[Sequence[int]]) -> list[list[int]]:
+    """The inverse of an integer matrix of determinant +-1 (an integer matrix again)."""
+    inverse = _inverse([[Fraction(x) for x in row] for row in matrix])
+    if any(x.denominator != 1 for row in inverse for x in row):
+        raise ArithmeticError("matrix is not unimodular")
+    return [[int(x) for x in row] for row in inverse]

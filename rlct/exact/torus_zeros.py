@@ -21,7 +21,15 @@ Proofs that a polynomial F has no zero on T:
 Proofs that F has a zero on T: an exact real root of the reduced univariate polynomial; two
 vertices of the Newton polytope whose terms have opposite signs on one orthant (then F changes
 sign there and vanishes by continuity); a sign change or an exact zero at rational sample points
-of one orthant; a factor (or a common factor of a system) with a zero.
+of one orthant; a rational solution of g = grad g = 0 on the torus, solved exactly from a lex
+Groebner basis when there are finitely many complex ones; a factor (or a common factor of a
+system) with a zero.
+
+Verdicts do not depend on how the variables are listed: every entry point first puts the
+polynomials into a canonical variable order (`_canonical`), since the lattice basis, the sample
+points and the vertex weights are all built in the given order. The lattice basis is reduced
+(`degree_reducing_transform`) so that the size limits see the degree of the polynomial, not the
+shear of an arbitrary basis.
 """
 
 from __future__ import annotations
@@ -30,14 +38,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from itertools import product
-from math import gcd
+from itertools import permutations, product
+from math import factorial, gcd
 from typing import Literal
 
 import numpy as np
 import sympy
 
-from rlct.exact._lattice import LatticeCoordinates, saturated_basis
+from rlct.exact._lattice import (
+    LatticeCoordinates,
+    degree_reducing_transform,
+    saturated_basis,
+    unimodular_inverse,
+)
 from rlct.exact.polynomial_input import Polynomial
 
 Verdict = Literal["nonzero", "zero", "negative", "unknown"]
@@ -51,6 +64,8 @@ GROEBNER_MAX_TERMS = 30
 # in floating point, every witness verified exactly).
 SAMPLE_POINTS = 512
 SAMPLE_SEED = 20_240_601  # fixed: the same polynomial always gets the same verdict
+# Most variable orders tried when putting a polynomial into its canonical variable order.
+CANONICAL_MAX_ORDERS = 720
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,7 @@ def face_polynomial_verdict(
     verdict is "negative" or "unknown".
     """
     _check_domain(domain)
+    (poly,), variables = _canonical([poly], variables)
     negative = _find_negative_point(poly, variables, domain)
     if negative is not None:
         return negative
@@ -92,6 +108,7 @@ def system_verdict(
     polys = [p for p in polys if p]
     if not polys:
         raise ValueError("polys: need at least one nonzero polynomial")
+    polys, variables = _canonical(polys, variables)
     for p in polys:
         quick = _quick_nonzero(p, domain)
         if quick is not None:
@@ -141,6 +158,7 @@ def singular_point_verdict(poly: Polynomial, variables: Sequence[str], domain: s
     "zero" means a singular zero exists.
     """
     _check_domain(domain)
+    (poly,), variables = _canonical([poly], variables)
     quick = _quick_nonzero(poly, domain)
     if quick is not None:
         return TorusVerdict("nonzero", f"no zero at all ({quick})")
@@ -175,6 +193,85 @@ def singular_point_verdict(poly: Polynomial, variables: Sequence[str], domain: s
                     f"{multiplicity} vanishes: {sub.reason}",
                 )
     return TorusVerdict("unknown", "no certificate for the singular points of the face polynomial")
+
+
+# ------------------------------------------------------------------------------------------
+# The canonical variable order.
+def _canonical(
+    polys: Sequence[Polynomial], variables: Sequence[str]
+) -> tuple[list[Polynomial], list[str]]:
+    """The polys (terms sorted) and the variable names in the canonical variable order.
+
+    Every verdict must depend on the polynomial only, not on how its variables are listed: the
+    lattice basis of `_reduce`, the sample points and the vertex weights are all built in the
+    given order (a different basis changes the degree seen by the size limits and where the
+    samples fall). So the decisions run in an order computed from the polynomials themselves.
+    """
+    d = len(next(iter(polys[0])))
+    order = _canonical_order(polys, d) if d > 1 else list(range(d))
+    permuted = [
+        dict(sorted((tuple(e[v] for v in order), c) for e, c in p.items())) for p in polys
+    ]
+    return permuted, [variables[v] for v in order]
+
+
+def _canonical_order(polys: Sequence[Polynomial], d: int) -> list[int]:
+    """A variable order that depends on the polys only, up to renaming the variables.
+
+    Colour refinement on the incidence of variables and terms (exponents and coefficient signs,
+    so positive rescalings of the variables keep the colours) orders the variables by colour;
+    within the colour classes every order is tried (up to CANONICAL_MAX_ORDERS in all) and the
+    one giving the smallest sorted list of (exponents, sign), then of (exponents, coefficient),
+    wins. Beyond that many orders (large classes of look-alike variables), the classes keep the
+    given order within them: the result is then not guaranteed canonical.
+    """
+    terms = [(e, (i, c > 0)) for i, p in enumerate(polys) for e, c in p.items()]
+    var_colour = [0] * d
+    term_colour = _relabel([label for _, label in terms])
+    n_classes = (1, len(set(term_colour)))
+    for _ in range(d + 1):
+        var_colour = _relabel(
+            [
+                (var_colour[v], tuple(sorted((e[v], tc) for (e, _), tc in zip(terms, term_colour))))
+                for v in range(d)
+            ]
+        )
+        term_colour = _relabel(
+            [
+                (tc, tuple(sorted((e[v], var_colour[v]) for v in range(d))))
+                for (e, _), tc in zip(terms, term_colour)
+            ]
+        )
+        classes = (len(set(var_colour)), len(set(term_colour)))
+        if classes == n_classes:
+            break
+        n_classes = classes
+    groups = [
+        [v for v in range(d) if var_colour[v] == colour] for colour in sorted(set(var_colour))
+    ]
+    n_orders = 1
+    for group in groups:
+        n_orders *= factorial(len(group))
+    if n_orders == 1 or n_orders > CANONICAL_MAX_ORDERS:
+        return [v for group in groups for v in group]
+    best: tuple[object, ...] | None = None
+    best_order: list[int] = []
+    for parts in product(*(permutations(group) for group in groups)):
+        order = [v for part in parts for v in part]
+        permuted = [[(tuple(e[v] for v in order), c) for e, c in p.items()] for p in polys]
+        key = (
+            tuple(tuple(sorted((e, c > 0) for e, c in terms)) for terms in permuted),
+            tuple(tuple(sorted(terms)) for terms in permuted),
+        )
+        if best is None or key < best:
+            best, best_order = key, order
+    return best_order
+
+
+def _relabel(signatures: Sequence[object]) -> list[int]:
+    """Colours 0, 1, ... numbered by the sorted signatures (a canonical numbering)."""
+    rank = {s: i for i, s in enumerate(sorted(set(signatures)))}  # type: ignore[type-var]
+    return [rank[s] for s in signatures]
 
 
 # ------------------------------------------------------------------------------------------
@@ -239,6 +336,16 @@ def _zero_verdict(
     sample = _sample_sign_change(g_poly, domain)
     if sample is not None:
         return TorusVerdict("zero", sample)
+    if singular:
+        # Where the samples miss an isolated zero (they depend on the scaling of the variables),
+        # solve the critical-point system exactly for a rational point.
+        point = _rational_torus_zero([g] + [g.diff(x) for x in gens], gens, domain)
+        if point is not None:
+            return TorusVerdict(
+                "zero",
+                f"exact zero at u = ({', '.join(str(c) for c in point)}), a rational solution "
+                "of g = grad g = 0",
+            )
     if _small_enough(g):
         _, factors = g.factor_list()
         nontrivial = [(f, m) for f, m in factors if f.total_degree() > 0 and len(f.terms()) > 1]
@@ -326,7 +433,13 @@ class _Reduced:
 
 
 def _reduce(polys: Sequence[Polynomial]) -> _Reduced:
-    """Rewrite polys in a basis of the saturated lattice of their exponent differences."""
+    """Rewrite polys in a basis of the saturated lattice of their exponent differences.
+
+    The basis is reduced (`degree_reducing_transform`) so that the rewritten polynomials have a
+    small total degree: the size limits of the Groebner and factorisation certificates apply to
+    them, and an unreduced basis (its shear depends on the order of the variables) can double
+    the degree, e.g. 12 instead of 6 for a**4 - 2*a**2*b**3 + 2*b**6 + b**2*c**4 + c**6.
+    """
     points = sorted({e for p in polys for e in p})
     base = points[0]
     d = len(base)
@@ -334,17 +447,27 @@ def _reduce(polys: Sequence[Polynomial]) -> _Reduced:
     basis = saturated_basis(diffs, d)
     k = len(basis)
     to_coordinates = LatticeCoordinates(basis) if k else None
-    cache: dict[tuple[int, ...], tuple[int, ...]] = {}
-
-    def coordinates(e: tuple[int, ...]) -> tuple[int, ...]:
-        if e not in cache:
-            shifted = tuple(a - b for a, b in zip(e, base))
-            cache[e] = to_coordinates(shifted) if to_coordinates is not None else ()
-        return cache[e]
+    raw = {
+        e: to_coordinates(tuple(a - b for a, b in zip(e, base)))
+        if to_coordinates is not None
+        else ()
+        for e in points
+    }
+    transform = degree_reducing_transform([raw[e] for e in points], k)
+    if k:
+        # New coordinates Y c; the basis vectors change by the inverse transpose of Y.
+        inverse = unimodular_inverse(transform)
+        basis = [
+            tuple(sum(inverse[i][j] * basis[i][x] for i in range(k)) for x in range(d))
+            for j in range(k)
+        ]
+    coordinates = {
+        e: tuple(sum(y * c for y, c in zip(row, raw[e])) for row in transform) for e in points
+    }
 
     out = []
     for p in polys:
-        coords = {e: coordinates(e) for e in p}
+        coords = {e: coordinates[e] for e in p}
         low = [min(c[i] for c in coords.values()) for i in range(k)]
         out.append({tuple(a - b for a, b in zip(coords[e], low)): c for e, c in p.items()})
     return _Reduced(k=k, base=base, basis=basis, polys=out)
@@ -413,6 +536,54 @@ def _groebner_is_one(polys: Sequence[sympy.Poly], gens: Sequence[sympy.Symbol]) 
     exprs.append(1 - z * sympy.Mul(*gens))
     basis = sympy.groebner(exprs, *gens, z, order="grevlex", domain=sympy.QQ)
     return list(basis.exprs) == [1]
+
+
+def _rational_torus_zero(
+    polys: Sequence[sympy.Poly], gens: Sequence[sympy.Symbol], domain: str
+) -> tuple[Fraction, ...] | None:
+    """A rational common zero of the polys on the torus, if their common zeros on the complex
+    torus are finitely many (a zero-dimensional ideal) and one of them is rational; else None.
+
+    Exact: the lex Groebner basis (by FGLM) has an eliminant in the last variable; each of its
+    rational roots on the torus is substituted and the rest solved the same way. Within the
+    size limits only. A rational change of scale of the variables maps rational zeros to
+    rational zeros, so unlike the sample points this finds them at every scale.
+    """
+    if not gens or not _small_enough(*polys):
+        return None
+    exprs = [p.as_expr() for p in polys if not p.is_zero]
+    solution = _solve_rational(exprs, list(gens), domain)
+    if solution is None:
+        return None
+    return tuple(Fraction(int(solution[x].p), int(solution[x].q)) for x in gens)
+
+
+def _solve_rational(
+    exprs: list[sympy.Expr], gens: list[sympy.Symbol], domain: str
+) -> dict[sympy.Symbol, sympy.Rational] | None:
+    """A rational torus solution of ``exprs`` = 0 in ``gens`` (see `_rational_torus_zero`)."""
+    if not exprs:
+        return {x: sympy.Integer(1) for x in gens}
+    z = sympy.Symbol("z_torus")
+    system = [*exprs, 1 - z * sympy.Mul(*gens)]
+    basis = sympy.groebner(system, z, *gens, order="grevlex", domain=sympy.QQ)
+    if list(basis.exprs) == [1] or not basis.is_zero_dimensional:
+        return None
+    last = gens[-1]
+    eliminants = [e for e in basis.fglm("lex").exprs if e.free_symbols <= {last}]
+    if not eliminants:  # pragma: no cover - a zero-dimensional lex basis always has one
+        return None
+    roots = sympy.Poly(eliminants[0], last, domain=sympy.QQ).ground_roots()
+    for root in sorted(roots):
+        if root == 0 or (domain == "orthant" and root < 0):
+            continue
+        if len(gens) == 1:
+            return {last: root}
+        rest = [sympy.expand(e.subs(last, root)) for e in exprs]
+        solution = _solve_rational([e for e in rest if e != 0], gens[:-1], domain)
+        if solution is not None:
+            return {**solution, last: root}
+    return None
 
 
 def _multiply(p: Polynomial, q: Polynomial) -> Polynomial:
