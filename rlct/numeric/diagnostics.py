@@ -9,6 +9,10 @@ for the ESS).
 
 from __future__ import annotations
 
+import math
+import warnings
+from dataclasses import dataclass
+
 import numpy as np
 
 MIN_DRAWS = 4
@@ -86,3 +90,53 @@ def ess(draws: np.ndarray) -> float:
     tau = -1.0 + 2.0 * float(np.sum(pair_sums)) if pair_sums else 1.0
     tau = max(tau, 1.0 / np.log10(max(chains * n, 10)))
     return float(chains * n / tau)
+
+
+@dataclass(frozen=True)
+class ChainSummary:
+    """The LLC estimate of a set of chains (Lau et al. 2023): per-chain nbeta (mean kept loss -
+    L_n(w*)) (NaN for diverged chains), their mean over healthy chains, the standard error across
+    chains and the ESS-based one, split R-hat and bulk ESS of the kept healthy draws."""
+
+    per_chain: np.ndarray
+    mean: float
+    stderr: float
+    stderr_ess: float
+    rhat: float
+    ess: float
+
+
+def summarize_chains(
+    trace: np.ndarray, diverged: np.ndarray, burnin: int, nbeta: float, init_loss: float,
+    reasons: list[str],
+) -> ChainSummary:
+    """Summarize a (chain, draw) loss trace whose first ``burnin`` draws are discarded. Diverged
+    chains are excluded, never averaged in, with a RuntimeWarning giving ``reasons``; if every
+    chain diverged, every figure is NaN. Shared by the SGLD-family estimator and the Gibbs
+    sampler."""
+    chains = trace.shape[0]
+    kept = trace[:, burnin:]
+    with np.errstate(invalid="ignore", over="ignore"):
+        per_chain = nbeta * (kept.mean(axis=1) - init_loss)
+    per_chain[diverged] = np.nan
+    healthy = ~diverged
+    n_ok = int(healthy.sum())
+    if n_ok < chains:
+        warnings.warn(
+            f"{chains - n_ok} of {chains} chains diverged and were excluded: " + "; ".join(reasons),
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    if n_ok == 0:
+        nan = float("nan")
+        return ChainSummary(per_chain, nan, nan, nan, nan, nan)
+    good = kept[healthy]
+    eff = ess(good)
+    return ChainSummary(
+        per_chain=per_chain,
+        mean=float(per_chain[healthy].mean()),
+        stderr=float(per_chain[healthy].std(ddof=1) / math.sqrt(n_ok)) if n_ok > 1 else math.nan,
+        stderr_ess=float(nbeta * good.std(ddof=1) / math.sqrt(eff)) if eff > 0 else math.nan,
+        rhat=rhat(good),
+        ess=eff,
+    )

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, cast
@@ -55,7 +54,7 @@ import torch
 from torch import Tensor
 
 from rlct.numeric.device import resolve_device
-from rlct.numeric.diagnostics import ess, rhat
+from rlct.numeric.diagnostics import summarize_chains
 from rlct.numeric.result import LLCResult
 from rlct.numeric.seeding import torch_generator
 from rlct.numeric.settings import SamplerSettings
@@ -577,45 +576,24 @@ def gibbs_llc(
 
     trace_np = trace.cpu().numpy().astype(np.float64)
     diverged_np = diverged.cpu().numpy()
-    kept = trace_np[:, burnin:]
-    with np.errstate(invalid="ignore", over="ignore"):
-        per_chain = nb * (kept.mean(axis=1) - init_loss)
-    per_chain[diverged_np] = np.nan
-    healthy = ~diverged_np
-    n_ok = int(healthy.sum())
-    if n_ok < chains:
-        warnings.warn(
-            f"{chains - n_ok} of {chains} chains diverged and were excluded: " + "; ".join(reasons),
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    if n_ok == 0:
-        mean = stderr = stderr_ess = r_hat = eff = float("nan")
-    else:
-        good = kept[healthy]
-        mean = float(per_chain[healthy].mean())
-        stderr = float(per_chain[healthy].std(ddof=1) / math.sqrt(n_ok)) if n_ok > 1 else math.nan
-        r_hat = rhat(good)
-        eff = ess(good)
-        stderr_ess = float(nb * good.std(ddof=1) / math.sqrt(eff)) if eff > 0 else math.nan
+    summary = summarize_chains(trace_np, diverged_np, burnin, nb, init_loss, reasons)
     init_label = "w_star" if init is None else init if isinstance(init, str) else "given"
     return LLCResult(
-        llc_mean=mean,
-        llc_stderr=stderr,
-        llc_stderr_ess=stderr_ess,
-        llc_per_chain=per_chain,
+        llc_mean=summary.mean,
+        llc_stderr=summary.stderr,
+        llc_stderr_ess=summary.stderr_ess,
+        llc_per_chain=summary.per_chain,
         loss_trace=trace_np,
         init_loss=init_loss,
-        rhat=r_hat,
-        ess=eff,
+        rhat=summary.rhat,
+        ess=summary.ess,
         acceptance_rate=None,
         diverged=diverged_np,
         divergence_reasons=tuple(reasons),
         nbeta=nb,
-        # LLCResult.settings is annotated SamplerSettings, whose sampler field admits only the
-        # SGLD family; GibbsSettings offers the attributes results are read through (steps,
-        # burnin, chains, sampler, localization, to_dict, replace). The annotation is to be
-        # widened to SamplerSettings | GibbsSettings where this module is integrated.
+        # LLCResult.settings is annotated SamplerSettings; GibbsSettings offers the attributes
+        # results are read through (steps, burnin, chains, sampler, localization, to_dict,
+        # replace). `estimate_llc(sampler="gibbs")` replaces it by the caller's SamplerSettings.
         settings=cast(SamplerSettings, settings),
         seed=seed,
         device=str(dev),

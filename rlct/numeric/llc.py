@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import replace
 from functools import partial
 
@@ -27,7 +26,7 @@ from torch import Tensor
 
 from rlct.numeric import samplers
 from rlct.numeric.device import cpu_threads_for, resolve_device
-from rlct.numeric.diagnostics import ess, rhat
+from rlct.numeric.diagnostics import summarize_chains
 from rlct.numeric.memory import advice, check_fits, sampler_bytes
 from rlct.numeric.potential import LocalizedPotential
 from rlct.numeric.result import LLCResult
@@ -231,38 +230,19 @@ def estimate_llc(
 
     trace_np = trace.detach().cpu().numpy().astype(np.float64)
     diverged_np = diverged.cpu().numpy()
-    kept = trace_np[:, settings.burnin :]
-    per_chain = nbeta * (kept.mean(axis=1) - init_loss)
-    per_chain[diverged_np] = np.nan
-    healthy = ~diverged_np
-    n_ok = int(healthy.sum())
-    if n_ok < chains:
-        warnings.warn(
-            f"{chains - n_ok} of {chains} chains diverged and were excluded: " + "; ".join(reasons),
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    if n_ok == 0:
-        mean = stderr = stderr_ess = r_hat = eff = float("nan")
-    else:
-        good = kept[healthy]
-        mean = float(per_chain[healthy].mean())
-        stderr = float(per_chain[healthy].std(ddof=1) / math.sqrt(n_ok)) if n_ok > 1 else math.nan
-        r_hat = rhat(good)
-        eff = ess(good)
-        stderr_ess = float(nbeta * good.std(ddof=1) / math.sqrt(eff)) if eff > 0 else math.nan
+    summary = summarize_chains(trace_np, diverged_np, settings.burnin, nbeta, init_loss, reasons)
     acceptance = None
     if state.accepted is not None:
         acceptance = state.accepted.cpu().numpy() / settings.steps
     return LLCResult(
-        llc_mean=mean,
-        llc_stderr=stderr,
-        llc_stderr_ess=stderr_ess,
-        llc_per_chain=per_chain,
+        llc_mean=summary.mean,
+        llc_stderr=summary.stderr,
+        llc_stderr_ess=summary.stderr_ess,
+        llc_per_chain=summary.per_chain,
         loss_trace=trace_np,
         init_loss=init_loss,
-        rhat=r_hat,
-        ess=eff,
+        rhat=summary.rhat,
+        ess=summary.ess,
         acceptance_rate=acceptance,
         diverged=diverged_np,
         divergence_reasons=tuple(reasons),
