@@ -129,7 +129,7 @@ def test_module_target_matches_the_batched_dln_loss(dln_problem):
 @pytest.mark.parametrize(
     "field, changes",
     [
-        ("sampler", {"sampler": "hmc"}),
+        ("sampler", {"sampler": "nuts"}),
         ("step_size", {"step_size": -1.0}),
         ("step_size", {"step_size": float("nan")}),
         ("nbeta", {"nbeta": 0.0}),

@@ -56,9 +56,21 @@ def test_job_description_has_every_field():
     assert set(description) == {
         "schema", "case", "scale", "params", "settings", "seed", "device", "dtype"
     }
-    assert description["settings"] == job.settings.to_dict()
+    assert description["settings"] == {k: v for k, v in job.settings.to_dict().items() if k != "leapfrog_steps"}
     assert description["params"]["widths"] == [10, 10, 10]
     assert job.digest == digest_of(description)
+
+
+def test_leapfrog_steps_enters_the_id_only_when_not_one():
+    """The hmc sampler's field was added after results were stored: at its neutral value 1 it is
+    not hashed (existing ids unchanged), otherwise it is."""
+    base = make_job(settings=SamplerSettings(sampler="hmc", step_size=1e-4, batch_size=None))
+    assert "leapfrog_steps" not in base.to_dict()["settings"]
+    longer = make_job(settings=SamplerSettings(sampler="hmc", step_size=1e-4, batch_size=None, leapfrog_steps=8))
+    assert longer.to_dict()["settings"]["leapfrog_steps"] == 8
+    assert longer.id != base.id
+    assert Job.from_dict(longer.to_dict()).settings.leapfrog_steps == 8
+    assert Job.from_dict(base.to_dict()).settings.leapfrog_steps == 1
 
 
 def test_default_estimator_is_not_part_of_the_description():

@@ -6,7 +6,9 @@ Jobs are independent of each other. Its id is the SHA-256 of a canonical JSON en
 (sorted keys, no whitespace, tuples as lists, exact rationals as "p/q" strings), so the same
 job always gets the same id, across processes, machines and Python versions, and any change
 to any field gives a new id. All sampler-settings fields are hashed, so a new field of
-`SamplerSettings` changes every id: results made before it existed are not reused.
+`SamplerSettings` changes every id: results made before it existed are not reused; except
+``leapfrog_steps`` (added with the hmc sampler), hashed only when it is not 1, its value for every
+other sampler, so that adding it changed no existing id.
 
 Reference jobs. A sweep also plans, per cell and seed, a job of the case's exact reference
 sampler (`rlct.cases.base.Case.reference_settings`: the blocked Gibbs sampler for dln, rrr and
@@ -71,6 +73,15 @@ def canonical_json(value: Any, name: str = "job") -> str:
     return json.dumps(canonical(value, name), sort_keys=True, separators=(",", ":"))
 
 
+def settings_for_id(settings: SamplerSettings) -> dict[str, Any]:
+    """``settings.to_dict()`` without the fields that are hashed only when not at their neutral
+    value (``leapfrog_steps`` = 1; see the module docstring)."""
+    out = settings.to_dict()
+    if out.get("leapfrog_steps") == 1:
+        del out["leapfrog_steps"]
+    return out
+
+
 def digest_of(description: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of the canonical JSON of a job description (`Job.to_dict`)."""
     return hashlib.sha256(canonical_json(description).encode("utf-8")).hexdigest()
@@ -130,7 +141,7 @@ class Job:
             "case": self.case,
             "scale": self.scale,
             "params": canonical(self.params, "params"),
-            "settings": canonical(self.settings.to_dict(), "settings"),
+            "settings": canonical(settings_for_id(self.settings), "settings"),
             "seed": self.seed,
             "device": self.device,
             "dtype": self.dtype,

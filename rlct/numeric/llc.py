@@ -158,7 +158,7 @@ def estimate_llc(
     dtype = target.w_star.dtype
     chains, dim, n = settings.chains, target.dim, target.n
     nbeta = settings.resolved_nbeta(n)
-    full_batch = settings.sampler == "mala" or settings.batch_size is None
+    full_batch = settings.sampler in ("mala", "hmc") or settings.batch_size is None
     potential = LocalizedPotential(
         target,
         nbeta,
@@ -170,6 +170,8 @@ def estimate_llc(
         update = partial(
             samplers.psgld.update, alpha=settings.psgld_alpha, damping=settings.psgld_eps
         )
+    elif settings.sampler == "hmc":
+        update = partial(samplers.hmc.update, leapfrog_steps=settings.leapfrog_steps)
     else:
         update = samplers.SAMPLERS[settings.sampler].update
     state = samplers.SAMPLERS[settings.sampler].init(
@@ -210,6 +212,8 @@ def estimate_llc(
             uniform = (
                 torch.rand((chains,), generator=generator, device=dev, dtype=dtype)
                 if settings.sampler == "mala"
+                else torch.rand((2, chains), generator=generator, device=dev, dtype=dtype)
+                if settings.sampler == "hmc"
                 else None
             )
             state = update(state, potential.evaluate, batch, settings.step_size, noise, uniform)

@@ -25,7 +25,7 @@ from rlct.numeric.settings import SamplerSettings
 #   psgld: sgld's + the RMSProp moment V and the preconditioner G                        8
 #   mala:  w, proposal, noise, grad L and grad U at both points, torch.where results    12
 #   gibbs: the layers, the products of the layers above and below, one layer's draw      6
-WORKING_COPIES = {"sgld": 6, "psgld": 8, "mala": 12, "gibbs": 6}
+WORKING_COPIES = {"sgld": 6, "psgld": 8, "mala": 12, "hmc": 12, "gibbs": 6}
 CONTROL_VARIATE_COPIES = 4  # [w; w*] stacked and its gradient: two (2C, d) tensors
 SAFETY = 1.25  # allocator slack and the model's own intermediates
 ENV_LIMIT = "RLCT_MEMORY_LIMIT"  # bytes: cap what this process may plan to use (tests, shared hosts)
@@ -119,7 +119,7 @@ def sampler_bytes(
     the loss trace (on the device and as float64 on the host) and the minibatches (or, for a
     full-batch sampler without sufficient statistics, the model's (chains, n, ...) outputs)."""
     chains = settings.chains
-    full_batch = settings.sampler in ("mala", "gibbs") or settings.batch_size is None
+    full_batch = settings.sampler in ("mala", "hmc", "gibbs") or settings.batch_size is None
     copies = WORKING_COPIES[settings.sampler]
     if settings.control_variate and not full_batch:
         copies += CONTROL_VARIATE_COPIES

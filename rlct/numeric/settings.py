@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-SAMPLERS = ("sgld", "psgld", "mala", "gibbs")
+SAMPLERS = ("sgld", "psgld", "mala", "hmc", "gibbs")
 CHAIN_METHODS = ("vectorized", "sequential")
 
 
@@ -25,7 +25,9 @@ class SamplerSettings:
 
     Attributes:
         sampler: ``"sgld"``, ``"psgld"`` (RMSProp-preconditioned SGLD), ``"mala"``
-            (full-batch Metropolis-adjusted Langevin) or ``"gibbs"`` (exact blocked Gibbs,
+            (full-batch Metropolis-adjusted Langevin), ``"hmc"`` (full-batch Hamiltonian Monte
+            Carlo, `rlct.numeric.samplers.hmc`; one step is one trajectory of
+            ``leapfrog_steps`` gradients, leapfrog step sqrt(step_size)) or ``"gibbs"`` (exact blocked Gibbs,
             `rlct.numeric.gibbs`, for targets that carry a multilinear Gaussian model; one step is
             one sweep over the layers, and ``step_size``, ``batch_size`` and the pSGLD and
             control-variate settings do not apply).
@@ -40,6 +42,8 @@ class SamplerSettings:
         psgld_alpha, psgld_eps: RMSProp decay and damping of the preconditioner (psgld only).
         control_variate: use control-variate minibatch losses and gradients anchored at w*
             (SGLD-CV, Baker et al. 2019) for sgld/psgld; ignored by full-batch samplers.
+        leapfrog_steps: leapfrog steps (gradient evaluations) per HMC iteration (hmc only; 1 for
+            every other sampler).
         divergence_factor: a chain whose ||w - w*|| exceeds this many localization radii
             sqrt(d / gamma) is flagged as having left the localization region.
     """
@@ -56,6 +60,7 @@ class SamplerSettings:
     psgld_eps: float = 1e-5
     control_variate: bool = False
     divergence_factor: float = 10.0
+    leapfrog_steps: int = 1
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -75,8 +80,17 @@ class SamplerSettings:
             raise ValueError(f"psgld_alpha: expected a number in (0, 1), got {self.psgld_alpha!r}")
         _positive("psgld_eps", self.psgld_eps)
         _positive("divergence_factor", self.divergence_factor)
+        _positive("leapfrog_steps", self.leapfrog_steps, integer=True)
+        if self.leapfrog_steps != 1 and self.sampler != "hmc":
+            raise ValueError(f"leapfrog_steps: only the hmc sampler takes leapfrog steps, got {self.leapfrog_steps} "
+                             f"with sampler {self.sampler!r}")
         if not isinstance(self.control_variate, bool):
             raise ValueError(f"control_variate: expected true or false, got {self.control_variate!r}")
+
+    @property
+    def gradients_per_step(self) -> int:
+        """Gradient evaluations per chain and step (``leapfrog_steps`` for hmc, else 1)."""
+        return self.leapfrog_steps
 
     @property
     def draws(self) -> int:

@@ -4,9 +4,9 @@
 The integrators know nothing of the LLC estimator; the estimator (`rlct.numeric.llc`) drives them.
 """
 
-from rlct.numeric.samplers import mala, psgld, sgld
+from rlct.numeric.samplers import hmc, mala, psgld, sgld
 from rlct.numeric.samplers.base import SamplerState
 
-SAMPLERS = {"sgld": sgld, "psgld": psgld, "mala": mala}
+SAMPLERS = {"sgld": sgld, "psgld": psgld, "mala": mala, "hmc": hmc}
 
-__all__ = ["SAMPLERS", "SamplerState", "mala", "psgld", "sgld"]
+__all__ = ["SAMPLERS", "SamplerState", "hmc", "mala", "psgld", "sgld"]
