@@ -208,6 +208,10 @@ def test_split_columns_of_a_cell_and_the_headline():
     assert any("over the 1 of 1 case × scale cells that have a reference λ_β (1 exact Gibbs, 0 quadrature)"
                in line for line in lines)
     assert any("References not yet mixed" in line for line in lines)
+    # the targets of the recommended settings: median <= 2%, max <= 5% (here one cell at +5.6%)
+    assert head["sampler_error_over_max_cells"] == ["c/s (+5.6%)"]
+    target_line = next(line for line in lines if "Sampler-error targets" in line)
+    assert "median **NOT met**, max **NOT met**; over 5.0%: c/s (+5.6%)." in target_line
 
 
 def test_a_cell_without_a_reference_gets_blanks_not_zeros():

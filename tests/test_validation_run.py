@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from rlct.numeric.settings import SamplerSettings
@@ -91,3 +92,19 @@ def test_real_estimator_on_the_real_dln_case_end_to_end():
         assert math.isfinite(row["llc_mean"]) and math.isfinite(row["llc_stderr"])
     again = run_job(job).row  # same job, same numbers
     assert again["llc_mean"] == row["llc_mean"]
+
+
+def test_long_traces_are_stored_as_block_means():
+    """Chains longer than MAX_TRACE_POINTS are stored as means of consecutive blocks of
+    ``trace_stride`` steps (the report plots moving means); shorter ones unchanged, stride 1."""
+    from rlct.validation.run import MAX_TRACE_POINTS, _thinned
+
+    steps = 2 * MAX_TRACE_POINTS + 3
+    trace = np.arange(2 * steps, dtype=np.float64).reshape(2, steps)
+    thinned, stride = _thinned(trace)
+    assert stride == 3 and thinned.shape == (2, steps // 3)
+    np.testing.assert_array_equal(thinned[:, 0], trace[:, :3].mean(axis=1))
+    np.testing.assert_array_equal(thinned[1, -1], trace[1, 3 * (steps // 3) - 3 : 3 * (steps // 3)].mean())
+    short = trace[:, :MAX_TRACE_POINTS]
+    same, one = _thinned(short)
+    assert one == 1 and same is short

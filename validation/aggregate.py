@@ -447,6 +447,17 @@ def _cell_name(row: pd.Series) -> str:
     return f"{row['case']}/{row['scale']}"
 
 
+# Targets of the recommended settings for the sampler error |lambda_hat - lambda_beta| / lambda_beta
+# over all cells with a reference (issue: exact-posterior references).
+SAMPLER_ERROR_MEDIAN_TARGET = 0.02
+SAMPLER_ERROR_MAX_TARGET = 0.05
+
+
+def _signed(value: float, fallback: float) -> str:
+    value = value if math.isfinite(value) else fallback
+    return f"{100 * value:+.1f}%"
+
+
 def split_summary(cells: pd.DataFrame, label: Any = None, reference_label: Any = None) -> dict[str, Any]:
     """The error split over the cells that have a reference (see the module docstring).
 
@@ -456,7 +467,9 @@ def split_summary(cells: pd.DataFrame, label: Any = None, reference_label: Any =
     seeds), ``sampler_error_worst`` (signed) and ``sampler_error_worst_cell``,
     ``sampler_error_worst_run`` (the largest |per-run sampler error|), ``estimator_bias_median``
     / ``estimator_bias_max`` (of |estimator bias|), ``estimator_bias_worst`` (signed) and
-    ``estimator_bias_worst_cell``, ``reference_unmixed_cells`` (references with R-hat >
+    ``estimator_bias_worst_cell``, ``sampler_error_over_max_cells`` (cells whose |sampler error|
+    exceeds `SAMPLER_ERROR_MAX_TARGET`, worst first, with the signed error),
+    ``reference_unmixed_cells`` (references with R-hat >
     `RHAT_FLAG` or ESS < `ESS_FLAG`). The older names ``reference_median_deviation``,
     ``reference_max_deviation`` and ``reference_worst_cell`` are the sampler-error ones.
     ``label(row)`` names a cell (default "case/scale"), ``reference_label(row)`` its reference
@@ -491,6 +504,11 @@ def split_summary(cells: pd.DataFrame, label: Any = None, reference_label: Any =
         runs = _finite(cells, "sampler_error_run_max")
         if len(runs):
             out["sampler_error_worst_run"] = float(np.max(runs))
+        over = measured[measured > SAMPLER_ERROR_MAX_TARGET].sort_values(ascending=False)
+        out["sampler_error_over_max_cells"] = [
+            f"{name(cells.loc[i])} ({_signed(_number(cells.loc[i].get('sampler_error')), measured[i])})"
+            for i in over.index
+        ]
     if "estimator_bias" in cells:
         bias = pd.to_numeric(cells["estimator_bias"], errors="coerce").astype(float)
         finite = bias[np.isfinite(bias)]

@@ -148,7 +148,8 @@ def error_split_vs_parameters(cells: pd.DataFrame, path: Path) -> Path:
 
 
 def loss_traces(examples: Sequence[dict[str, Any]], path: Path) -> Path:
-    """``examples``: dicts with title, trace (chain, steps), init_loss, nbeta, burnin, exact."""
+    """``examples``: dicts with title, trace (chain, points), init_loss, nbeta, burnin, exact, and
+    optionally stride (steps per stored point, 1 by default)."""
     count = max(1, len(examples))
     cols = min(3, count)
     rows = math.ceil(count / cols)
@@ -160,7 +161,8 @@ def loss_traces(examples: Sequence[dict[str, Any]], path: Path) -> Path:
     for ax, ex in zip(axes.flat, examples, strict=False):
         trace = np.asarray(ex["trace"], dtype=float)
         scaled = ex["nbeta"] * (trace - ex["init_loss"])
-        steps = np.arange(trace.shape[1])
+        stride = int(ex.get("stride", 1))
+        steps = np.arange(trace.shape[1]) * stride
         window = max(1, trace.shape[1] // 50)
         smooth = np.stack([moving_average(row, window) for row in scaled])
         for c in range(trace.shape[0]):
@@ -173,7 +175,7 @@ def loss_traces(examples: Sequence[dict[str, Any]], path: Path) -> Path:
             pad = 0.2 * (hi - lo + 1e-12)
             ax.set_ylim(min(lo, ex["exact"]) - pad, max(hi, ex["exact"]) + pad)
         ax.set_title(ex["title"], fontsize=9)
-        ax.set_xlabel(f"step (lines: moving mean over {window} steps)")
+        ax.set_xlabel(f"step (lines: moving mean over {window * stride} steps)")
         ax.set_ylabel("nβ (L_B(w_t) − L_n(w*))")
         ax.legend(fontsize=7, loc="upper right")
     return _save(fig, path)

@@ -154,7 +154,7 @@ def headline_text(head: dict[str, Any]) -> list[str]:
             f"**{_pct(head['run_max_relative_error'])}**; the worst single run "
             f"**{_pct(head['worst_run_relative_error'])}** ({head['worst_run_cell']})."
         )
-    lines += split_text(head)
+    lines += split_text(head, targets=True)
     if head.get("unmixed_cells"):
         lines.append(
             f"- Chains not yet mixed (split R-hat > {aggregate.RHAT_FLAG} or ESS < "
@@ -171,8 +171,10 @@ def headline_text(head: dict[str, Any]) -> list[str]:
     return lines
 
 
-def split_text(head: dict[str, Any], cells_word: str = "case × scale cells") -> list[str]:
-    """The headline sentences of the error split (`aggregate.split_summary` keys)."""
+def split_text(head: dict[str, Any], cells_word: str = "case × scale cells", targets: bool = False) -> list[str]:
+    """The headline sentences of the error split (`aggregate.split_summary` keys); with
+    ``targets``, whether the sampler error meets the targets of the recommended settings
+    (`aggregate.SAMPLER_ERROR_MEDIAN_TARGET`, `aggregate.SAMPLER_ERROR_MAX_TARGET`)."""
     total = head.get("cells")
     count = int(head.get("reference_cells", 0) or 0)
     of = f"{count} of {total}" if total is not None else f"{count}"
@@ -205,6 +207,17 @@ def split_text(head: dict[str, Any], cells_word: str = "case × scale cells") ->
             f"{_signed_pct(head['estimator_bias_worst'])})."
         )
     lines = [line + " The first is the sampler's to fix; the second no sampler setting removes."]
+    if targets and head.get("sampler_error_cells"):
+        median_ok = head["sampler_error_median"] <= aggregate.SAMPLER_ERROR_MEDIAN_TARGET
+        max_ok = head["sampler_error_max"] <= aggregate.SAMPLER_ERROR_MAX_TARGET
+        over = head.get("sampler_error_over_max_cells") or []
+        lines.append(
+            f"- Sampler-error targets of the recommended settings (median ≤ "
+            f"{_pct(aggregate.SAMPLER_ERROR_MEDIAN_TARGET)}, max ≤ {_pct(aggregate.SAMPLER_ERROR_MAX_TARGET)} over "
+            f"the cells with a reference): median **{'met' if median_ok else 'NOT met'}**, max "
+            f"**{'met' if max_ok else 'NOT met'}**"
+            + (f"; over {_pct(aggregate.SAMPLER_ERROR_MAX_TARGET)}: {', '.join(over)}." if over else ".")
+        )
     if head.get("reference_unmixed_cells"):
         lines.append(
             f"- References not yet mixed (R-hat > {aggregate.RHAT_FLAG} or ESS < "
@@ -242,6 +255,7 @@ def _trace_examples(store: ResultStore, frame: pd.DataFrame, cells: pd.DataFrame
                     "init_loss": float(data["init_loss"]),
                     "nbeta": float(data["nbeta"]),
                     "burnin": int(data["burnin"]),
+                    "stride": int(data["trace_stride"]) if "trace_stride" in data else 1,
                     "exact": float(row["lambda_exact_float"]),
                 }
             )

@@ -167,9 +167,25 @@ def _result_fields(result: LLCResult, exact_float: float) -> dict[str, Any]:
     }
 
 
+# Stored loss traces keep at most this many points per chain: longer chains are stored as means
+# of consecutive blocks of ``trace_stride`` steps (the report only plots moving means of them).
+MAX_TRACE_POINTS = 50_000
+
+
+def _thinned(trace: np.ndarray) -> tuple[np.ndarray, int]:
+    steps = trace.shape[1]
+    stride = max(1, -(-steps // MAX_TRACE_POINTS))
+    if stride == 1:
+        return trace, 1
+    blocks = steps // stride
+    return trace[:, : blocks * stride].reshape(trace.shape[0], blocks, stride).mean(axis=2), stride
+
+
 def _trace_arrays(result: LLCResult) -> dict[str, np.ndarray]:
+    trace, stride = _thinned(np.asarray(result.loss_trace, dtype=np.float64))
     return {
-        "loss_trace": np.asarray(result.loss_trace, dtype=np.float64),
+        "loss_trace": trace,
+        "trace_stride": np.asarray(stride),
         "llc_per_chain": np.asarray(result.llc_per_chain, dtype=np.float64),
         "diverged": np.asarray(result.diverged, dtype=bool),
         "burnin": np.asarray(result.settings.burnin),

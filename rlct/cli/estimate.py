@@ -57,7 +57,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("case", help="case name (see `rlct cases list`)")
     p.add_argument("--scale", help="a named scale of the case (its parameters; others override)")
     p.add_argument("--sampler", choices=SAMPLERS,
-                   help="sgld, psgld (RMSProp-preconditioned), mala, or gibbs (exact; dln, rrr, multireg)")
+                   help="sgld, psgld (RMSProp-preconditioned), mala, hmc (full batch), or gibbs (exact; dln, "
+                   "rrr, multireg)")
+    p.add_argument("--leapfrog-steps", type=int, help="hmc: leapfrog steps (gradients) per iteration")
     p.add_argument("--step-size", type=float, help="epsilon: dw = (eps/2) grad log p + N(0, eps)")
     p.add_argument("--nbeta", type=float, help="n*beta, inverse temperature (default n/log n)")
     p.add_argument("--localization", type=float, help="gamma of the (gamma/2)||w - w*||^2 term")
@@ -79,7 +81,7 @@ def register(subparsers: Any) -> None:
 
 def settings_from_args(args: argparse.Namespace, base: SamplerSettings) -> SamplerSettings:
     changes: dict[str, Any] = {}
-    for name in ("sampler", "step_size", "nbeta", "localization", "chains", "steps", "burnin"):
+    for name in ("sampler", "step_size", "nbeta", "localization", "chains", "steps", "burnin", "leapfrog_steps"):
         value = getattr(args, name)
         if value is not None:
             changes[name] = value
@@ -155,10 +157,13 @@ def run(args: argparse.Namespace) -> int:
               f"{split['sampler_error']:+.2%}, estimator bias {split['estimator_bias']:+.2%}")
     print(f"diagnostics   R-hat {result.rhat:.4f}, ESS {result.ess:.0f}, "
           f"diverged chains {int(result.diverged.sum())}/{settings.chains}"
-          + (f", MALA acceptance {out['acceptance_rate']:.2f}" if result.acceptance_rate is not None else ""))
+          + (f", {settings.sampler.upper()} acceptance {out['acceptance_rate']:.2f}"
+             if result.acceptance_rate is not None else ""))
+    full_batch = settings.sampler in ("mala", "hmc", "gibbs") or settings.batch_size is None
     print(f"settings      {settings.sampler}, step_size {settings.step_size:g}, nbeta {result.nbeta:.6g}, "
           f"localization {settings.localization:g}, chains {settings.chains}, steps {settings.steps}, "
-          f"burnin {settings.burnin}, batch_size {settings.batch_size or 'full'}")
+          f"burnin {settings.burnin}, batch_size {'full' if full_batch else settings.batch_size}"
+          + (f", leapfrog_steps {settings.leapfrog_steps}" if settings.sampler == "hmc" else ""))
     print(f"speed         {result.steps_per_second:.0f} chain-steps/s on {result.device} "
           f"({result.dtype}), {result.wall_time:.1f} s")
     for reason in result.divergence_reasons:
