@@ -224,7 +224,7 @@ def test_unknown_case_and_scale():
     ["estimate", "nope"],
     ["estimate", "dln", "--widths", "3,0"],
     ["estimate", "dln", "--scale", "1e2", "--step-size", "-1"],
-    ["estimate", "dln", "--scale", "1e2", "--sampler", "hmc"],
+    ["estimate", "dln", "--scale", "1e2", "--sampler", "nuts"],
     ["estimate", "dln", "--widths"],
     ["cases", "show", "nope"],
 ])
