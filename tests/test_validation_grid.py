@@ -41,7 +41,7 @@ def test_symbols_resolve():
         ("[targets]\nmedian = 0.1", r"^targets\.median: unknown key"),
         ("[grids]\nsteps = [1]", r"^grid file\.grids: unknown key"),
         ("[grid]\nstep_size = [-1.0]", r"^grid\.step_size: "),
-        ("[grid]\nsampler = ['hmc']", r"^grid\.sampler: "),
+        ("[grid]\nsampler = ['nuts']", r"^grid\.sampler: "),
         ("[grid]\nnbeta = ['huge']", r"^grid\.nbeta\[0\]: "),
         ("[grid]\nsteps = [1.5]", r"^grid\.steps\[0\]: expected an integer"),
         ("[grid]\nburnin_fraction = [1.0]", r"^grid\.burnin_fraction\[0\]: "),
