@@ -28,21 +28,14 @@ from __future__ import annotations
 
 import math
 
-import torch
 from torch import Tensor
 
-from rlct.numeric.potential import Evaluation
 from rlct.numeric.samplers.base import Evaluate, SamplerState
+from rlct.numeric.samplers.mala import init, metropolis_select
+
+__all__ = ["JITTER", "init", "update"]
 
 JITTER = 0.2
-
-
-def init(w: Tensor) -> SamplerState:
-    return SamplerState(
-        w=w,
-        loss=w.new_full((w.shape[0],), float("nan")),
-        accepted=torch.zeros(w.shape[0], dtype=torch.long, device=w.device),
-    )
 
 
 def update(
@@ -76,17 +69,4 @@ def update(
         - proposal.potential
         - 0.5 * (momentum * momentum).sum(dim=1)
     )
-    accept = torch.log(accept_u) < torch.nan_to_num(log_ratio, nan=-math.inf)
-    keep = accept.unsqueeze(1)
-    evaluation = Evaluation(
-        loss=torch.where(accept, proposal.loss, current.loss),
-        grad_loss=torch.where(keep, proposal.grad_loss, current.grad_loss),
-        potential=torch.where(accept, proposal.potential, current.potential),
-        grad=torch.where(keep, proposal.grad, current.grad),
-    )
-    return SamplerState(
-        w=torch.where(keep, w, state.w),
-        loss=evaluation.loss,
-        evaluation=evaluation,
-        accepted=state.accepted + accept.long(),
-    )
+    return metropolis_select(state, current, w, proposal, log_ratio, accept_u)

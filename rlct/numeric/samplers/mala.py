@@ -53,6 +53,16 @@ def update(
         + _log_q(state.w, proposal_w, proposal.grad, step_size)
         - _log_q(proposal_w, state.w, current.grad, step_size)
     )
+    return metropolis_select(state, current, proposal_w, proposal, log_ratio, uniform)
+
+
+def metropolis_select(
+    state: SamplerState, current: Evaluation, proposal_w: Tensor, proposal: Evaluation, log_ratio: Tensor,
+    uniform: Tensor,
+) -> SamplerState:
+    """Accept each chain's proposal where log(uniform) < log_ratio (NaN rejects); the new state
+    caches the kept evaluation and counts acceptances (MALA and HMC)."""
+    assert state.accepted is not None
     accept = torch.log(uniform) < torch.nan_to_num(log_ratio, nan=-math.inf)
     keep = accept.unsqueeze(1)
     evaluation = Evaluation(
