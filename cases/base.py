@@ -73,6 +73,8 @@ class Case(ABC):
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     scales: ClassVar[dict[str, dict[str, Any]]] = {}
+    # True where `build` hands the exact Gibbs sampler its statistics (``Target.multilinear``)
+    exact_gibbs: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -127,6 +129,15 @@ class Case(ABC):
         lambda. The reference must keep ``settings.nbeta`` (None included: it is resolved with
         the same n) and ``settings.localization``; its ``sampler`` must be ``"gibbs"``, the mark
         by which a sweep tells reference jobs from estimates (`rlct.validation.aggregate`)."""
+        return None
+
+    def unsupported(self, settings: SamplerSettings) -> str | None:
+        """Why this case cannot run ``settings``, or None where it can (every sampler runs on
+        every case's batched loss, but the exact Gibbs sampler needs ``exact_gibbs``). The
+        calibration grid is checked against it before any job starts."""
+        if settings.sampler == "gibbs" and not self.exact_gibbs:
+            return (f"sampler 'gibbs' needs the multilinear Gaussian hook, which case "
+                    f"{self.name!r} does not have (dln, rrr and multireg do)")
         return None
 
     def footprint(self) -> Footprint | None:

@@ -127,6 +127,7 @@ MALA_FULL_LENGTH_MAX_DIM = 2 * 10**5
 
 class DLNCase(Case):
     name = "dln"
+    exact_gibbs = True
     description = "deep linear network Y = W_L...W_1 X, Gaussian data (Aoyagi 2024)"
     scales = {
         "1e2": {"widths": (10, 10, 10), "rank": 2},

@@ -31,12 +31,16 @@ STEP_TIMES_NBETA = 0.02
 
 class MultiOutputRegressionCase(Case):
     name = "multireg"
+    exact_gibbs = True
     description = "multi-output linear regression Y = W X + noise, regular (lambda = inputs * outputs / 2)"
     scales = {
         "1e2": {"inputs": 10, "outputs": 10},
+        "1e3": {"inputs": 30, "outputs": 40},
         "1e4": {"inputs": 100, "outputs": 100},
+        "1e5": {"inputs": 300, "outputs": 400},
         # 300 inputs keep a step at O(outputs * 300^2) per chain and the data at n * 3,633 numbers.
         "1e6": {"inputs": 300, "outputs": 3333},
+        "3e6": {"inputs": 1000, "outputs": 3000},
     }
 
     @classmethod

@@ -24,6 +24,7 @@ from rlct.numeric.settings import SamplerSettings
 
 class RRRCase(Case):
     name = "rrr"
+    exact_gibbs = True
     description = "reduced-rank regression y = BAx, N inputs, H hidden, M outputs (Aoyagi-Watanabe 2005)"
     # "1e1" (m = 1) comes first: `rlct validate --quick` runs it. "1e1-m2" (lambda = 1, m = 2)
     # shows the estimator's finite-nbeta bias for m > 1, E[nbeta K] ~ lambda - (m - 1)/log(nbeta):
@@ -34,7 +35,10 @@ class RRRCase(Case):
         "1e2": {"n_in": 10, "n_hidden": 5, "n_out": 8, "rank": 2},
         "1e3": {"n_in": 30, "n_hidden": 15, "n_out": 25, "rank": 5},
         "1e4": {"n_in": 100, "n_hidden": 50, "n_out": 90, "rank": 10},
+        "3e4": {"n_in": 200, "n_hidden": 80, "n_out": 180, "rank": 15},
         "1e5": {"n_in": 300, "n_hidden": 150, "n_out": 350, "rank": 30},
+        "2e5": {"n_in": 400, "n_hidden": 200, "n_out": 400, "rank": 40},
+        "2e6": {"n_in": 1500, "n_hidden": 700, "n_out": 1500, "rank": 100},
     }
 
     @classmethod

@@ -165,7 +165,8 @@ def _reference_fields(group: pd.DataFrame, ok: pd.DataFrame, exact: float) -> di
         "lambda_finite_nbeta": math.nan, "lambda_finite_nbeta_se": math.nan,
         "reference_source": None, "reference_seeds": 0, "reference_rhat_max": math.nan,
         "reference_ess_min": math.nan, "sampler_error": math.nan,
-        "sampler_error_run_max": math.nan, "estimator_bias": math.nan,
+        "sampler_error_run_mean": math.nan, "sampler_error_run_max": math.nan,
+        "estimator_bias": math.nan,
     }
     if "lambda_finite_nbeta" not in group:
         return blank
@@ -198,6 +199,7 @@ def _reference_fields(group: pd.DataFrame, ok: pd.DataFrame, exact: float) -> di
         if pooled_ref != 0:
             out["sampler_error"] = (float(ok_estimates[matched].mean()) - pooled_ref) / pooled_ref
         per_run = ((ok_estimates[matched] - ok_values[matched]) / ok_values[matched]).abs()
+        out["sampler_error_run_mean"] = float(per_run.mean())
         out["sampler_error_run_max"] = float(per_run.max())
     return out
 
@@ -258,6 +260,7 @@ def cell_table(frame: pd.DataFrame, by_settings: bool = False) -> pd.DataFrame:
         "reference_rhat_max",
         "reference_ess_min",
         "sampler_error",
+        "sampler_error_run_mean",
         "sampler_error_run_max",
         "estimator_bias",
         "seeds",
@@ -275,6 +278,7 @@ def cell_table(frame: pd.DataFrame, by_settings: bool = False) -> pd.DataFrame:
         "job_time",
         "steps_per_second",
         "chain_gradient_rows",
+        "gradient_evaluations",
         "messages",
     ]
     if frame.empty:
@@ -334,6 +338,7 @@ def cell_table(frame: pd.DataFrame, by_settings: bool = False) -> pd.DataFrame:
                 * float(first.get("steps") or math.nan)
                 * rows_per_step
                 * (2.0 if _is_true(first.get("control_variate")) and first.get("sampler") != "mala" else 1.0),
+                "gradient_evaluations": _gradient_evaluations(first),
                 "messages": " | ".join(messages)[:300],
             }
         )
@@ -341,6 +346,20 @@ def cell_table(frame: pd.DataFrame, by_settings: bool = False) -> pd.DataFrame:
     out["_order"] = out["dim"].astype(float)
     out = out.sort_values(["case", "_order"], kind="stable").drop(columns="_order")
     return out.reset_index(drop=True)
+
+
+def _gradient_evaluations(row: pd.Series) -> float:
+    """Gradients of the loss (on a minibatch, or on the full data for full-batch samplers) one
+    job computes: chains x steps, x2 with control variates (the batch at w and at w*), x the
+    leapfrog steps of HMC."""
+    chains = _number(row.get("chains"))
+    steps = _number(row.get("steps"))
+    full_batch = row.get("sampler") in ("mala", "hmc", "gibbs") or pd.isna(row.get("batch_size"))
+    factor = 2.0 if _is_true(row.get("control_variate")) and not full_batch else 1.0
+    leapfrog = _number(row.get("leapfrog_steps"))
+    if row.get("sampler") == "hmc" and math.isfinite(leapfrog):
+        factor *= leapfrog
+    return chains * steps * factor
 
 
 def _finite(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -548,6 +567,22 @@ def bucket_of(dim: float, edges: Sequence[float]) -> str:
     return labels[-1]
 
 
+def _run_errors(cells: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per cell: (mean per-run error, max per-run error, has a reference) where the error is the
+    sampler error |lambda_hat - lambda_beta| / lambda_beta of each run, or, in cells without a
+    reference, the total error |lambda_hat - lambda| / lambda of each run."""
+    sampler_mean = _numeric_column(cells, "sampler_error_run_mean").to_numpy()
+    sampler_max = _numeric_column(cells, "sampler_error_run_max").to_numpy()
+    total_mean = _numeric_column(cells, "relative_error_run_mean").to_numpy()
+    total_max = _numeric_column(cells, "relative_error_run_max").to_numpy()
+    referenced = np.isfinite(sampler_mean)
+    return (
+        np.where(referenced, sampler_mean, total_mean),
+        np.where(referenced, sampler_max, total_max),
+        referenced,
+    )
+
+
 def setting_table(
     cells: pd.DataFrame,
     edges: Sequence[float],
@@ -557,13 +592,21 @@ def setting_table(
     """Error and cost of every setting within every parameter-count bucket.
 
     ``cells`` comes from ``cell_table(frame, by_settings=True)``. A setting *covers* a bucket
-    when every case x scale of the bucket has a valid estimate under it; it *meets the targets*
-    when it covers the bucket with median relative error <= ``median_target`` and max <=
-    ``max_target``, both for the seeds' pooled estimate and for the mean per-run error (the
-    error one run of these settings has; see ``cell_table``). Cost: chain-gradient rows =
-    chains x steps x batch rows (deterministic), and the measured mean wall time per job.
-    ``reference_cells``, ``median_sampler_error``, ``max_sampler_error``: over the cells with a
-    reference, |lambda_hat - lambda_beta| / lambda_beta (`cell_table`; not part of the targets).
+    when every case x scale of the bucket has a valid estimate under it. It *meets the targets*
+    when it covers the bucket and the **per-run sampler error** |lambda_hat - lambda_beta| /
+    lambda_beta (theory.md sec. 8; in a cell without a reference, the per-run total error
+    |lambda_hat - lambda| / lambda stands in) has median <= ``median_target`` over the bucket's
+    cells (each cell: the mean over its runs) and max <= ``max_target`` over every run.
+
+    Columns: ``median_sampler_error`` / ``max_sampler_error`` (those two), ``unreferenced_cells``
+    (cells where the total error stood in), the total error a user gets against lambda,
+    ``median_run_error`` / ``max_run_error`` (per-cell mean per-run |lambda_hat - lambda| /
+    lambda) and ``worst_run_error`` (largest single run), ``median_relative_error`` /
+    ``max_relative_error`` (of the seeds' pooled estimate), ``median_estimator_bias`` (signed,
+    over the cells with a reference: (lambda_beta - lambda) / lambda, the part of the total no
+    sampler removes), and cost: ``gradient_evaluations`` (chains x steps, x2 with control
+    variates), ``chain_gradient_rows`` (x batch rows; full batch: n) and the mean ``wall_time``
+    per job here.
     """
     keys = calibration_key_columns()
     columns = [
@@ -571,14 +614,18 @@ def setting_table(
         *keys,
         "cells",
         "covered",
-        "median_relative_error",
-        "max_relative_error",
+        "dims",
+        "median_sampler_error",
+        "max_sampler_error",
+        "reference_cells",
+        "unreferenced_cells",
         "median_run_error",
         "max_run_error",
         "worst_run_error",
-        "reference_cells",
-        "median_sampler_error",
-        "max_sampler_error",
+        "median_relative_error",
+        "max_relative_error",
+        "median_estimator_bias",
+        "gradient_evaluations",
         "chain_gradient_rows",
         "wall_time",
         "meets_targets",
@@ -594,35 +641,38 @@ def setting_table(
             errors = group["relative_error"].astype(float)
             good = group[np.isfinite(errors)]
             covered = {(c, s) for c, s in zip(good["case"], good["scale"], strict=True)}
-            median = float(np.median(errors[np.isfinite(errors)])) if len(good) else math.nan
-            worst = float(np.max(errors[np.isfinite(errors)])) if len(good) else math.nan
-            complete = covered >= needed
-            run_mean = _finite(good, "relative_error_run_mean")
-            run_worst = _finite(good, "relative_error_run_max")
-            run_median = float(np.median(run_mean)) if len(run_mean) else median
-            run_max = float(np.max(run_mean)) if len(run_mean) else worst
-            sampler = reference_deviation(group).to_numpy(dtype=float)
-            sampler = sampler[np.isfinite(sampler)]
+            run_mean, run_max, referenced = _run_errors(good)
+            total_mean = _finite(good, "relative_error_run_mean")
+            total_max = _finite(good, "relative_error_run_max")
+            bias = _finite(good[referenced], "estimator_bias") if len(good) else np.array([])
+            median_sampler = float(np.median(run_mean)) if len(run_mean) else math.nan
+            max_sampler = float(np.max(run_max)) if len(run_max) else math.nan
+            pooled = errors[np.isfinite(errors)]
             rows.append(
                 {
                     "bucket": bucket,
                     **dict(zip(keys, key, strict=True)),
                     "cells": len(needed),
                     "covered": len(covered),
-                    "median_relative_error": median,
-                    "max_relative_error": worst,
-                    "median_run_error": run_median,
-                    "max_run_error": run_max,
-                    "worst_run_error": float(np.max(run_worst)) if len(run_worst) else worst,
-                    "reference_cells": int(len(sampler)),
-                    "median_sampler_error": float(np.median(sampler)) if len(sampler) else math.nan,
-                    "max_sampler_error": float(np.max(sampler)) if len(sampler) else math.nan,
+                    "dims": sorted({int(d) for d in good["dim"].dropna()}),
+                    "median_sampler_error": median_sampler,
+                    "max_sampler_error": max_sampler,
+                    "reference_cells": int(referenced.sum()),
+                    "unreferenced_cells": int((~referenced).sum()),
+                    "median_run_error": float(np.median(total_mean)) if len(total_mean) else math.nan,
+                    "max_run_error": float(np.max(total_mean)) if len(total_mean) else math.nan,
+                    "worst_run_error": float(np.max(total_max)) if len(total_max) else math.nan,
+                    "median_relative_error": float(np.median(pooled)) if len(pooled) else math.nan,
+                    "max_relative_error": float(np.max(pooled)) if len(pooled) else math.nan,
+                    "median_estimator_bias": float(np.median(bias)) if len(bias) else math.nan,
+                    "gradient_evaluations": float(group["gradient_evaluations"].mean())
+                    if "gradient_evaluations" in group else math.nan,
                     "chain_gradient_rows": float(group["chain_gradient_rows"].mean()),
                     "wall_time": float(group["wall_time"].mean()),
                     "meets_targets": bool(
-                        complete
-                        and max(median, run_median) <= median_target
-                        and max(worst, run_max) <= max_target
+                        covered >= needed
+                        and median_sampler <= median_target
+                        and max_sampler <= max_target
                     ),
                 }
             )
@@ -630,7 +680,7 @@ def setting_table(
     order = {label: i for i, label in enumerate(bucket_labels(edges))}
     table["_bucket"] = table["bucket"].map(lambda b: order.get(b, len(order)))
     table = table.sort_values(
-        ["_bucket", "meets_targets", "chain_gradient_rows", "max_run_error"],
+        ["_bucket", "meets_targets", "chain_gradient_rows", "max_sampler_error"],
         ascending=[True, False, True, True],
         kind="stable",
     )
@@ -638,8 +688,9 @@ def setting_table(
 
 
 def recommend(settings_table: pd.DataFrame) -> pd.DataFrame:
-    """Per bucket and estimator: the cheapest setting that meets the targets (``meets_targets``
-    True), or, if none does, the covering setting with the smallest max per-run error, marked
+    """Per bucket and estimator: the cheapest setting (fewest chain-gradient rows; at equal cost
+    the smaller median total error against lambda, then sampler error) that meets the targets,
+    or, if none does, the covering setting with the smallest max per-run sampler error, marked
     as not meeting."""
     rows = []
     table = with_estimator(settings_table)
@@ -647,13 +698,13 @@ def recommend(settings_table: pd.DataFrame) -> pd.DataFrame:
         meeting = group[group["meets_targets"]]
         if len(meeting):
             best = meeting.sort_values(
-                ["chain_gradient_rows", "median_relative_error"], kind="stable"
+                ["chain_gradient_rows", "median_run_error", "median_sampler_error"], kind="stable"
             ).iloc[0]
         else:
             covering = group[group["covered"] == group["cells"]]
             pool = covering if len(covering) else group
             best = pool.sort_values(
-                ["max_run_error", "chain_gradient_rows"], kind="stable", na_position="last"
+                ["max_sampler_error", "chain_gradient_rows"], kind="stable", na_position="last"
             ).iloc[0]
         rows.append(best)
     if not rows:

@@ -11,16 +11,25 @@ A grid file has up to three kinds of tables; unknown keys anywhere are rejected 
                                           # runs each setting; devinterp runs only the settings
                                           # it has (plain SGLD, pSGLD), needs the devinterp extra
     cases = ["dln", "rrr"]        # optional; default every registered case
-    max_parameters = 1000000      # optional; skip larger scales (default: 1e6 on CPU)
+    max_parameters = 1000000      # optional; larger scales are listed as not run, with their
+                                  # cost (default: 1e6 on CPU, 1e8 on CUDA)
     dtype = "float64"
+    prune = true                  # optional (default false): run bucket by bucket and seed by
+                                  # seed, and skip a setting's remaining jobs once one of its runs
+                                  # missed the max target (module `rlct.validation.sweep`)
 
-    [targets]                     # what "good enough" means for the recommendation
+    [targets]                     # what "good enough" means for the recommendation: per run,
+                                  # the sampler error |lambda_hat - lambda_beta| / lambda_beta
+                                  # (the total error |lambda_hat - lambda| / lambda in cells
+                                  # without a reference), median and max over a bucket's runs
     median_relative_error = 0.05
     max_relative_error = 0.15
-    bucket_edges = [1e3, 1e5, 1e7]   # parameter-count buckets
+    bucket_edges = [1e3, 1e5, 1e7]   # parameter-count buckets: "<1e3", "1e3-1e5", ..., ">=1e7"
 
     [[grid]]                      # one or more sub-grids; each is a Cartesian product
     cases = ["dln", "poly"]       # optional: run this sub-grid on these cases only
+    buckets = ["1e3-1e5"]         # optional: ... and on the cells of these buckets only
+    estimators = ["rlct"]         # optional: ... by these of the sweep's estimators only
     sampler = ["sgld"]            # keys not given take the base values below
     step_size = [1e-5, 1e-4, 1e-3]
     nbeta = ["default", "batch"]  # "default": n / log n; "batch": b / log b (devinterp's)
@@ -61,6 +70,7 @@ GRID_KEYS = (
     "psgld_eps",
     "control_variate",
 )
+SELECTOR_KEYS = ("cases", "buckets", "estimators")  # where a sub-grid runs, not settings
 NBETA_SYMBOLS = ("default", "batch")
 SCALE_SYMBOLS = ("smallest", "all")
 
@@ -154,20 +164,24 @@ class SubGrid:
     psgld_eps: tuple[float, ...] = (1e-5,)
     control_variate: tuple[bool, ...] = (False,)
     cases: tuple[str, ...] | None = None  # None: every case of the sweep
+    buckets: tuple[str, ...] | None = None  # None: every parameter-count bucket
+    estimators: tuple[str, ...] | None = None  # None: every estimator of the sweep
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "grid") -> SubGrid:
-        _check_keys(where, data, (*GRID_KEYS, "cases"))
+        _check_keys(where, data, (*GRID_KEYS, *SELECTOR_KEYS))
         values: dict[str, Any] = {}
-        if "cases" in data:
-            names = data["cases"]
-            if not isinstance(names, list) or not names or not all(
-                isinstance(x, str) for x in names
-            ):
-                raise ValueError(f"{where}.cases: expected a list of case names, got {names!r}")
-            values["cases"] = tuple(names)
+        for key in SELECTOR_KEYS:
+            if key in data:
+                names = data[key]
+                if not isinstance(names, list) or not names or not all(
+                    isinstance(x, str) for x in names
+                ):
+                    what = {"cases": "case names", "buckets": "bucket labels"}.get(key, key)
+                    raise ValueError(f"{where}.{key}: expected a list of {what}, got {names!r}")
+                values[key] = tuple(names)
         for key, raw in data.items():
-            if key == "cases":
+            if key in SELECTOR_KEYS:
                 continue
             items = _as_list(f"{where}.{key}", raw)
             for i, item in enumerate(items):
@@ -207,8 +221,11 @@ class SubGrid:
             if getattr(self, f.name) is not None
         }
 
-    def applies_to(self, case_name: str) -> bool:
-        return self.cases is None or case_name in self.cases
+    def applies_to(self, case_name: str, bucket: str | None = None) -> bool:
+        """True if this sub-grid runs on ``case_name`` (and, given, on a cell of ``bucket``)."""
+        if self.cases is not None and case_name not in self.cases:
+            return False
+        return bucket is None or self.buckets is None or bucket in self.buckets
 
     def settings(self, where: str = "grid") -> list[SamplerSettings]:
         out = []
@@ -256,6 +273,7 @@ class CalibrationGrid:
     estimators: tuple[str, ...] = ("rlct",)
     max_parameters: int | None = None
     dtype: str = "float64"
+    prune: bool = False
     median_target: float = 0.05
     max_target: float = 0.15
     bucket_edges: tuple[float, ...] = (1e3, 1e5, 1e7)
@@ -299,6 +317,33 @@ class CalibrationGrid:
             )
         if not self.grids:
             raise ValueError("grid: expected at least one [[grid]] table")
+        if not isinstance(self.prune, bool):
+            raise ValueError(f"sweep.prune: expected true or false, got {self.prune!r}")
+        labels = self.bucket_labels()
+        for i, grid in enumerate(self.grids):
+            for name in grid.estimators or ():
+                if name not in self.estimators:
+                    raise ValueError(
+                        f"grid[{i}].estimators: {name!r} is not one of the sweep's estimators "
+                        f"{list(self.estimators)}"
+                    )
+            for bucket in grid.buckets or ():
+                if bucket not in labels:
+                    raise ValueError(
+                        f"grid[{i}].buckets: unknown bucket {bucket!r}; the bucket edges "
+                        f"{list(self.bucket_edges)} give {labels}"
+                    )
+
+    def bucket_labels(self) -> list[str]:
+        """The buckets' labels, small to large ("<1e3", "1e3-1e4", ..., ">=1e6")."""
+        from rlct.validation.aggregate import bucket_labels
+
+        return bucket_labels(self.bucket_edges)
+
+    def bucket_of(self, dim: float) -> str:
+        from rlct.validation.aggregate import bucket_of
+
+        return bucket_of(dim, self.bucket_edges)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], origin: str = "grid") -> CalibrationGrid:
@@ -306,7 +351,8 @@ class CalibrationGrid:
         sweep = _check_keys(
             "sweep",
             data.get("sweep", {}),
-            ("seeds", "scales", "case_scales", "estimators", "cases", "max_parameters", "dtype"),
+            ("seeds", "scales", "case_scales", "estimators", "cases", "max_parameters", "dtype",
+             "prune"),
         )
         targets = _check_keys(
             "targets",
@@ -361,6 +407,8 @@ class CalibrationGrid:
             kwargs["max_parameters"] = int(_number("sweep.max_parameters", sweep["max_parameters"]))
         if "dtype" in sweep:
             kwargs["dtype"] = sweep["dtype"]
+        if "prune" in sweep:
+            kwargs["prune"] = sweep["prune"]
         if "median_relative_error" in targets:
             kwargs["median_target"] = float(
                 _number("targets.median_relative_error", targets["median_relative_error"])
@@ -397,13 +445,19 @@ class CalibrationGrid:
         """The scales swept for one case: its `sweep.case_scales` entry, else `sweep.scales`."""
         return dict(self.case_scales).get(case_name, self.scales)
 
-    def settings(self, case_name: str | None = None) -> list[SamplerSettings]:
+    def settings(
+        self, case_name: str | None = None, bucket: str | None = None, estimator: str | None = None
+    ) -> list[SamplerSettings]:
         """The union of the sub-grids' settings, duplicates removed, in grid order; with
-        ``case_name``, only the sub-grids that apply to that case (their ``cases``)."""
+        ``case_name`` (``bucket``, ``estimator``), only the sub-grids that apply to that case
+        (to a cell of that bucket, for that estimator): their ``cases``, ``buckets`` and
+        ``estimators``."""
         seen: set[tuple[Any, ...]] = set()
         out = []
         for i, grid in enumerate(self.grids):
-            if case_name is not None and not grid.applies_to(case_name):
+            if case_name is not None and not grid.applies_to(case_name, bucket):
+                continue
+            if estimator is not None and grid.estimators is not None and estimator not in grid.estimators:
                 continue
             for s in grid.settings(f"grid[{i}]"):
                 key = tuple(sorted(s.to_dict().items()))
@@ -425,6 +479,7 @@ class CalibrationGrid:
                 "cases": None if self.cases is None else list(self.cases),
                 "max_parameters": self.max_parameters,
                 "dtype": self.dtype,
+                "prune": self.prune,
             },
             "targets": {
                 "median_relative_error": self.median_target,

@@ -10,6 +10,8 @@
   the estimator bias (lambda_beta - lambda) / lambda, signed, in %, against d (log x-axis), one
   point each per cell with a reference (theory.md sec. 8).
 * `heatmap_pair`: median relative error and mean wall time over two hyperparameters.
+* `cost_vs_parameters`: per bucket's recommended setting, the cost of one job (seconds here, and
+  chain-gradient rows) against d at each cell it ran on, log-log, so that a user can extrapolate.
 """
 
 from __future__ import annotations
@@ -227,3 +229,27 @@ def _tick(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+def cost_vs_parameters(points: pd.DataFrame, path: Path) -> Path:
+    """``points``: one row per (label, cell) with ``label`` (the bucket and setting), ``dim``,
+    ``wall_time`` (s per job) and ``chain_gradient_rows``; two log-log panels against d."""
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.6))
+    labels = list(dict.fromkeys(points["label"]))
+    colors = _colors(labels)
+    for label in labels:
+        group = points[points["label"] == label].sort_values("dim")
+        for ax, column in zip(axes, ("wall_time", "chain_gradient_rows"), strict=True):
+            values = group[column].astype(float)
+            ok = np.isfinite(values) & (values > 0)
+            ax.plot(group["dim"][ok], values[ok], "o-", ms=4, color=colors[label], label=label)
+    axes[0].set_ylabel("seconds per job here (2 CPU cores shared)")
+    axes[1].set_ylabel("chain-gradient rows per job (chains × steps × batch rows)")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("parameters d")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=6, loc="upper left")
+    fig.suptitle("Cost of the recommended setting of each bucket, at every cell it ran on")
+    return _save(fig, path)

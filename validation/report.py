@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rlct.numeric.settings import SamplerSettings
 from rlct.validation import aggregate, plots
 from rlct.validation.devinterp_adapter import describe_arguments
 from rlct.validation.grid import CalibrationGrid
@@ -42,7 +43,10 @@ HEATMAP_KEYS = (
     "batch_size",
 )
 MAX_HEATMAPS_PER_BUCKET = 8
-HEADLINE_KEYS = ("bucket", "setting", "median rel. error", "max rel. error", "meets targets")
+HEADLINE_KEYS = (
+    "bucket", "setting", "median sampler err.", "max sampler err.", "median rel. error",
+    "estimator bias", "meets targets",
+)
 
 
 @dataclass
@@ -608,6 +612,158 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text).strip("_")
 
 
+def _bucket_words(bucket: str) -> str:
+    """A bucket label in words: "<1e3" -> "d < 10^3", "1e3-1e4" -> "10^3 <= d < 10^4"."""
+    def power(text: str) -> str:
+        mantissa, _, exponent = text.partition("e")
+        if exponent and mantissa == "1":
+            return f"10^{int(exponent)}"
+        return text
+
+    if bucket.startswith("<"):
+        return f"d < {power(bucket[1:])}"
+    if bucket.startswith(">="):
+        return f"d ≥ {power(bucket[2:])}"
+    low, _, high = bucket.partition("-")
+    return f"{power(low)} ≤ d < {power(high)}"
+
+
+def _answer_lines(best: pd.DataFrame, grid: CalibrationGrid) -> list[str]:
+    """The report's first lines: per bucket, what to use and what to expect (our estimator's
+    recommendation, and devinterp's where it ran)."""
+    if best.empty:
+        return ["_No results yet: nothing to recommend._"]
+    lines = []
+    table = aggregate.with_estimator(best)
+    for _, row in table.iterrows():
+        who = "devinterp 2.0.1" if row["estimator"] == "devinterp" else "rlct"
+        settings = _settings_from_row(row)
+        use = (
+            f"`{describe_arguments(settings)}`" if row["estimator"] == "devinterp"
+            else f"`{_setting_label(row)}`"
+        )
+        bias = _finite_number(row["median_estimator_bias"])
+        expect = (
+            f"expect ±{_pct(row['median_run_error'])} against λ per run (worst run "
+            f"{_pct(row['worst_run_error'])}), of which {_signed_pct(bias)} is the estimator's own "
+            f"bias at nβ = {_nbeta_text(row['nbeta'])}, γ = {_num(row['localization'])}"
+            if bias is not None else
+            f"expect ±{_pct(row['median_run_error'])} against λ per run (worst run "
+            f"{_pct(row['worst_run_error'])}; no reference: the estimator's own bias is not separated)"
+        )
+        if row["meets_targets"]:
+            lines.append(
+                f"- **{_bucket_words(str(row['bucket']))}** ({who}): use {use}; {expect}. Sampler "
+                f"error per run: median {_pct(row['median_sampler_error'])}, max "
+                f"{_pct(row['max_sampler_error'])} (targets {grid.median_target:.0%} / "
+                f"{grid.max_target:.0%}); {_num(row['gradient_evaluations'], 3)} gradients, "
+                f"{_num(row['wall_time'], 3)} s per job here."
+            )
+        else:
+            lines.append(
+                f"- **{_bucket_words(str(row['bucket']))}** ({who}): **no setting of the grid met the "
+                f"targets** (per-run sampler error ≤ {grid.median_target:.0%} median, ≤ "
+                f"{grid.max_target:.0%} max). Closest: {use}, sampler error median "
+                f"{_pct(row['median_sampler_error'])}, max {_pct(row['max_sampler_error'])}; "
+                f"{expect}."
+            )
+    return lines
+
+
+def _cost_figure(cells: pd.DataFrame, best: pd.DataFrame, edges: Sequence[float], path: Path) -> Path | None:
+    """`plots.cost_vs_parameters` for each bucket's recommended settings (both estimators)."""
+    if cells.empty or best.empty:
+        return None
+    keys = aggregate.calibration_key_columns()
+    table = aggregate.with_estimator(cells)
+    points = []
+    for _, row in aggregate.with_estimator(best).iterrows():
+        match = np.ones(len(table), dtype=bool)
+        for key in keys:
+            value, column = row[key], table[key]
+            if pd.isna(value):
+                match &= column.isna().to_numpy()
+            else:
+                match &= (column == value).to_numpy()
+        label = f"{row['bucket']}: " + ("devinterp " if row["estimator"] == "devinterp" else "") + _setting_label(row)
+        for _, cell in table[match].iterrows():
+            points.append({"label": label, "dim": float(cell["dim"]), "wall_time": cell["wall_time"],
+                           "chain_gradient_rows": cell["chain_gradient_rows"]})
+    if not points:
+        return None
+    return plots.cost_vs_parameters(pd.DataFrame(points), path)
+
+
+def _not_run_lines(not_run: Sequence[dict[str, Any]], cells: pd.DataFrame) -> list[str]:
+    """The cells above the device's parameter cap, with the CPU time they would take here:
+    seconds per (chain step x parameter) of our estimator's jobs on the same case, measured at
+    its largest cell that ran, times d x chain-steps x seeds (devinterp's jobs not included)."""
+    if not not_run:
+        return []
+    ours = aggregate.with_estimator(cells)
+    ours = ours[ours["estimator"] == "rlct"]
+    rows = []
+    for record in not_run:
+        same = ours[ours["case"] == record["case"]]
+        rate = math.nan
+        if len(same):
+            largest = same[same["dim"].astype(float) == same["dim"].astype(float).max()]
+            per = largest["wall_time"].astype(float) / (
+                largest["dim"].astype(float) * largest["steps"].astype(float) * largest["chains"].astype(float)
+            )
+            per = per[np.isfinite(per)]
+            rate = float(np.median(per)) if len(per) else math.nan
+        seconds = rate * float(record["dim"]) * float(record["steps"]) * float(record["seeds"])
+        rows.append({
+            "case × scale": f"{record['case']}/{record['scale']}",
+            "d": f"{int(record['dim']):,}",
+            "bucket": record["bucket"],
+            "settings": str(record["settings"]),
+            "seeds": str(record["seeds"]),
+            "est. CPU time here": f"{seconds / 3600:.0f} h" if math.isfinite(seconds) else "unknown",
+        })
+    return [
+        "## Not run: cells above this device's parameter cap",
+        "",
+        "Planned in the grid (`sweep.max_parameters`; run them with `--device cuda`, where the "
+        "cap is 10⁸). Estimated CPU time here: our estimator's measured seconds per chain step "
+        "per parameter on the same case (its largest cell that ran) × d × the cell's chain "
+        "steps × seeds, assuming cost linear in d; devinterp's jobs (5-10× slower) and the "
+        "Gibbs references are not included.",
+        "",
+        markdown_table(pd.DataFrame(rows)),
+        "",
+    ]
+
+
+def _pruned_lines(pruned: Sequence[dict[str, Any]]) -> list[str]:
+    """The settings that `prune = true` stopped, with the run that failed."""
+    if not pruned:
+        return []
+    rows = []
+    for record in pruned:
+        settings = SamplerSettings.from_dict(record["settings"])
+        label = _setting_label(pd.Series({**settings.to_dict(), "estimator": record["estimator"]}))
+        rows.append({
+            "setting": label,
+            "failed run": record["failed_run"],
+            "why": record["reason"],
+            "pruned from": ", ".join(record["buckets"]),
+            "jobs not run": str(record["jobs"]),
+        })
+    return [
+        "## Pruned settings",
+        "",
+        "With `prune = true` the sweep runs bucket by bucket and seed by seed; a setting with one "
+        "run whose sampler error exceeds the max target (or that diverged or failed) cannot meet "
+        "the targets in that bucket, so its remaining jobs there and in larger buckets are not "
+        "run (`rlct.validation.prune`).",
+        "",
+        markdown_table(pd.DataFrame(rows)),
+        "",
+    ]
+
+
 def write_calibration_report(
     store: ResultStore,
     jobs: Sequence[Job],
@@ -635,11 +791,13 @@ def write_calibration_report(
                 "bucket": row["bucket"],
                 "setting": _setting_label(row),
                 "covered": f"{row['covered']}/{row['cells']}",
+                "median sampler err.": _pct(row["median_sampler_error"]),
+                "max sampler err.": _pct(row["max_sampler_error"]),
                 "median rel. error": _pct(row["median_run_error"]),
-                "max rel. error": _pct(row["max_run_error"]),
-                "worst run": _pct(row["worst_run_error"]),
-                "max, seeds pooled": _pct(row["max_relative_error"]),
+                "worst run vs λ": _pct(row["worst_run_error"]),
+                "estimator bias": _signed_pct(row["median_estimator_bias"]),
                 "meets targets": "yes" if row["meets_targets"] else "**NO**",
+                "gradients": _num(row["gradient_evaluations"], 3),
                 "chain-gradient rows": _num(row["chain_gradient_rows"], 3),
                 "time/job [s]": _num(row["wall_time"], 3),
                 "devinterp 2.0.1": describe_arguments(settings),
@@ -650,6 +808,7 @@ def write_calibration_report(
     atomic_write_text(root / "recommendation.csv", recommendation.to_csv(index=False))
     ours = aggregate.with_estimator(cells)
     figures = _heatmaps(ours[ours["estimator"] == "rlct"], grid.bucket_edges, root / "plots")
+    cost_figure = _cost_figure(cells, best, grid.bucket_edges, root / "plots" / "cost_vs_d.png")
     split = {
         "cells": int(len(cells)),
         **aggregate.split_summary(
@@ -672,18 +831,24 @@ def write_calibration_report(
     )
     atomic_write_json(root / "manifest.json", manifest)
     met = [r for r in recommendation_rows if r["meets targets"] == "yes"]
+    answers = _answer_lines(best, grid)
     head = {
         "buckets": len(recommendation_rows),
         "buckets_met": len(met),
         "recommendation": [
             {k: r[k] for k in HEADLINE_KEYS} for r in recommendation_rows
         ],
+        "answers": answers,
         "median_target": grid.median_target,
         "max_target": grid.max_target,
         **split,
     }
+    pruned = config.get("pruned") or []
+    not_run = config.get("not_run") or []
     lines = [
         "# LLC calibration report",
+        "",
+        *answers,
         "",
         "Regenerate with:",
         "",
@@ -694,23 +859,44 @@ def write_calibration_report(
         f"Generated {manifest['created']} from commit `{manifest['git']['commit']}`"
         + (" (with local changes)" if manifest["git"]["dirty"] else "")
         + f" on {config.get('device')}; {len(jobs)} jobs, executor `{config.get('executor')}`, "
-        f"{manifest['wall_time_seconds']:.0f} s wall time for this run{_job_time_text(frame)}.",
+        f"{manifest['wall_time_seconds']:.0f} s wall time for this run{_job_time_text(frame)}"
+        + (f"; {sum(int(r['jobs']) for r in pruned)} jobs pruned" if pruned else "")
+        + ".",
         "",
         "## Recommendation per parameter-count bucket",
         "",
         f"Per bucket of parameter count d and per estimator (ours; devinterp's own where the "
         f"grid's `estimators` include it), the cheapest setting (fewest chain-gradient rows = "
-        f"chains × steps × batch rows) whose median relative error over the bucket's case × "
-        f"scale cells is ≤ {grid.median_target:.0%} and whose max is ≤ {grid.max_target:.0%}, "
-        "with every cell measured. Errors are per run: a cell's error is the mean over seeds of "
-        "each run's own |λ̂ − λ| / λ (what one run with these settings should expect); the "
-        "targets must hold for the seeds' pooled estimate too (`max, seeds pooled`). \"worst "
-        "run\" is the largest single-run error in the bucket. Where no setting met the targets, "
-        "the row says **NO** and shows the covering setting with the smallest max error instead.",
+        f"chains × steps × batch rows, what a step costs on a model without sufficient "
+        f"statistics) whose **per-run sampler error** |λ̂ − λ_β| / λ_β has median ≤ "
+        f"{grid.median_target:.0%} over the bucket's cells (each cell: the mean over its runs) "
+        f"and max ≤ {grid.max_target:.0%} over every run, with every cell measured. In a cell "
+        "without a reference λ_β the total error |λ̂ − λ| / λ stands in. Beside it, what a user "
+        "gets against the exact λ: the median over cells of the mean per-run |λ̂ − λ| / λ, the "
+        "worst single run, and the estimator's own bias (λ_β − λ) / λ (median over the cells "
+        "with a reference), which no sampler setting removes. Where no setting met the targets, "
+        "the row says **NO** and shows the covering setting with the smallest max sampler error. "
+        "gradients: chains × steps (× 2 with control variates); time/job: seconds here.",
         "",
         markdown_table(recommendation.drop(columns=["settings_json"])) if len(recommendation)
         else "_(no results)_\n",
         "",
+    ]
+    if cost_figure is not None:
+        lines += [
+            "## Cost against d",
+            "",
+            "The recommended setting of each bucket at every cell it ran on: seconds per job "
+            "here and chain-gradient rows, log-log. A step of SGLD costs one minibatch gradient "
+            "(two with control variates); a full-batch step (MALA) costs a pass over the data, "
+            "which these cases shortcut with sufficient statistics, a user's network cannot.",
+            "",
+            f"![{cost_figure.stem}](plots/{cost_figure.name})",
+            "",
+        ]
+    lines += _not_run_lines(not_run, cells)
+    lines += _pruned_lines(pruned)
+    lines += [
         "## Error split: sampler and estimator",
         "",
         *split_text(split, "setting × case × scale cells"),
@@ -735,8 +921,10 @@ def write_calibration_report(
         "## Error and cost of every setting",
         "",
         "Full table in `settings.csv`; per bucket, settings meeting the targets first, cheapest "
-        "first. median, max: of the per-cell mean per-run error; worst run: the largest "
-        "single-run error; max, pooled: of the seeds' pooled estimate.",
+        "first. Sampler error: per run, |λ̂ − λ_β| / λ_β (median over cells of the per-cell mean; "
+        "max over runs); cells w/o ref.: cells where |λ̂ − λ| / λ stood in. vs λ: the total "
+        "error per run (median of the per-cell mean; worst single run); max, pooled: of the "
+        "seeds' pooled estimate.",
         "",
     ]
     if not table.empty:
@@ -747,13 +935,12 @@ def write_calibration_report(
                 "covered": [
                     f"{c}/{n}" for c, n in zip(table["covered"], table["cells"], strict=True)
                 ],
-                "median": [_pct(x) for x in table["median_run_error"]],
-                "max": [_pct(x) for x in table["max_run_error"]],
-                "worst run": [_pct(x) for x in table["worst_run_error"]],
+                "median sampler err.": [_pct(x) for x in table["median_sampler_error"]],
+                "max sampler err.": [_pct(x) for x in table["max_sampler_error"]],
+                "cells w/o ref.": [str(int(x)) for x in table["unreferenced_cells"]],
+                "median vs λ": [_pct(x) for x in table["median_run_error"]],
+                "worst run vs λ": [_pct(x) for x in table["worst_run_error"]],
                 "max, pooled": [_pct(x) for x in table["max_relative_error"]],
-                "max |sampler err.|": [
-                    _pct(x) if _finite_number(x) is not None else "" for x in table["max_sampler_error"]
-                ],
                 "meets": ["yes" if m else "no" for m in table["meets_targets"]],
                 "chain-gradient rows": [_num(x, 3) for x in table["chain_gradient_rows"]],
                 "time/job [s]": [_num(x, 3) for x in table["wall_time"]],

@@ -256,56 +256,42 @@ def _new_references(case: Any, estimates: Sequence[Job], seen: set[str]) -> list
     return out
 
 
-def plan_calibration(
+@dataclass(frozen=True)
+class CalibrationCell:
+    """One case x scale of a calibration sweep: its case instance, d, bucket, and whether it
+    fits this device's parameter cap (``runnable``; the others are listed as not run)."""
+
+    case: str
+    scale: str
+    instance: Any
+    dim: int
+    bucket: str
+    runnable: bool
+
+
+def calibration_cells(
     grid: CalibrationGrid,
     *,
     cases: Sequence[str] | str | None = None,
-    seeds: int | None = None,
     device: str = "cpu",
     registry: Mapping[str, Any] | None = None,
-) -> list[Job]:
-    """The jobs of a calibration sweep: cases x scales x grid settings x seeds, and after each
-    case x scale its reference jobs (one per seed and distinct n beta, gamma; module docstring)."""
+) -> list[CalibrationCell]:
+    """The case x scale cells of a calibration sweep, each case small to large; cells above
+    the device's parameter cap (``sweep.max_parameters``, else 1e6 on CPU, 1e8 on CUDA) are kept
+    with ``runnable=False``."""
     if registry is None:
         from rlct.cases import registry as load_registry
 
         registry = load_registry()
     chosen = select_cases(cases if cases is not None else grid.cases, registry)
-    seeds = _positive_int("seeds", seeds if seeds is not None else grid.seeds)
     limit = grid.max_parameters if grid.max_parameters is not None else _max_parameters(device)
-    if "devinterp" in grid.estimators:
-        from rlct.validation import devinterp_adapter
-
-        if not devinterp_adapter.available():
-            raise ValueError(f"sweep.estimators: {devinterp_adapter.NOT_INSTALLED}")
-        if not any(devinterp_adapter.supports(s) for s in grid.settings()) and (
-            grid.estimators == ("devinterp",)
-        ):
-            raise ValueError("sweep.estimators: devinterp supports none of the grid's settings")
-
-    def runs_for(case_name: str) -> list[tuple[Any, str]]:
-        settings = grid.settings(case_name)
-        runs = [(s, "rlct") for s in settings] if "rlct" in grid.estimators else []
-        if "devinterp" in grid.estimators:
-            # devinterp runs the settings it has a sampler for (plain SGLD, pSGLD), no others
-            runs += [(s, "devinterp") for s in settings if devinterp_adapter.supports(s)]
-        return runs
-
-    for i, sub in enumerate(grid.grids):
-        for name in sub.cases or ():
-            if name not in registry:
-                raise ValueError(
-                    f"grid[{i}].cases: unknown case {name!r}; registered: "
-                    f"{', '.join(sorted(registry))}"
-                )
     per_case = dict(grid.case_scales)
     for name in per_case:
         if name not in registry:
             raise ValueError(
                 f"sweep.case_scales.{name}: unknown case; registered: {', '.join(sorted(registry))}"
             )
-    jobs: list[Job] = []
-    seen: set[str] = set()
+    out = []
     for name, case_cls in chosen.items():
         which = grid.scales_for(name)
         if name in per_case and not isinstance(which, str):
@@ -315,25 +301,176 @@ def plan_calibration(
                     f"sweep.case_scales.{name}: unknown scale(s) {unknown}; "
                     f"{name} has {list(case_cls.scales)}"
                 )
-        runs = runs_for(name)
-        for scale, case in _scales_of(case_cls, which, limit):
-            estimates = [
-                Job(
-                    case=name,
-                    scale=scale,
-                    params=dict(case.parameters),
-                    settings=setting,
-                    seed=seed,
-                    device=device,
-                    dtype=grid.dtype,
-                    estimator=estimator,
+        for scale, case in _scales_of(case_cls, which, None):
+            dim = parameter_count(case)
+            runnable = which == "smallest" or dim <= limit
+            out.append(CalibrationCell(name, scale, case, dim, grid.bucket_of(dim), runnable))
+    return out
+
+
+def _unsupported(case: Any, settings: Any) -> str | None:
+    """`Case.unsupported` (a case without it supports every setting)."""
+    method = getattr(case, "unsupported", None)
+    return None if method is None else method(settings)
+
+
+def _check_grid_cells(grid: CalibrationGrid, cells: Sequence[CalibrationCell]) -> None:
+    """Every sub-grid's buckets have cells in this sweep, and each of its settings is supported
+    by at least one case of each bucket it runs in (`Case.unsupported`): else one ValueError
+    naming the sub-grid, bucket and setting, before any job starts."""
+    for i, sub in enumerate(grid.grids):
+        where = f"grid[{i}]"
+        mine = [c for c in cells if sub.applies_to(c.case)]
+        buckets = list(sub.buckets) if sub.buckets is not None else list(
+            dict.fromkeys(c.bucket for c in mine)
+        )
+        for bucket in buckets:
+            in_bucket = [c for c in mine if c.bucket == bucket]
+            if not in_bucket:
+                raise ValueError(
+                    f"{where}.buckets: bucket {bucket!r} has no case x scale cell of this sweep"
+                    + (f" among the cases {list(sub.cases)}" if sub.cases else "")
                 )
-                for setting, estimator in runs
-                for seed in range(seeds)
+            for setting in sub.settings(where):
+                reasons = [_unsupported(c.instance, setting) for c in in_bucket]
+                if all(r is not None for r in reasons):
+                    raise ValueError(
+                        f"{where}: no case of bucket {bucket!r} supports the setting "
+                        f"sampler={setting.sampler!r}, step_size={setting.step_size:g} "
+                        f"({reasons[0]})"
+                    )
+
+
+def plan_calibration(
+    grid: CalibrationGrid,
+    *,
+    cases: Sequence[str] | str | None = None,
+    seeds: int | None = None,
+    device: str = "cpu",
+    registry: Mapping[str, Any] | None = None,
+) -> list[Job]:
+    """The jobs of a calibration sweep: for every runnable cell (`calibration_cells`) the grid
+    settings of its case and bucket that the case supports x seeds, and after each cell its
+    reference jobs (one per seed and distinct n beta, gamma; module docstring)."""
+    if registry is None:
+        from rlct.cases import registry as load_registry
+
+        registry = load_registry()
+    seeds = _positive_int("seeds", seeds if seeds is not None else grid.seeds)
+    if "devinterp" in grid.estimators:
+        from rlct.validation import devinterp_adapter
+
+        if not devinterp_adapter.available():
+            raise ValueError(f"sweep.estimators: {devinterp_adapter.NOT_INSTALLED}")
+        if not any(devinterp_adapter.supports(s) for s in grid.settings()) and (
+            grid.estimators == ("devinterp",)
+        ):
+            raise ValueError("sweep.estimators: devinterp supports none of the grid's settings")
+    for i, sub in enumerate(grid.grids):
+        for name in sub.cases or ():
+            if name not in registry:
+                raise ValueError(
+                    f"grid[{i}].cases: unknown case {name!r}; registered: "
+                    f"{', '.join(sorted(registry))}"
+                )
+    cells = calibration_cells(grid, cases=cases, device=device, registry=registry)
+    _check_grid_cells(grid, cells)
+
+    def runs_for(cell: CalibrationCell) -> list[tuple[Any, str]]:
+        def supported(estimator: str) -> list[Any]:
+            return [
+                s for s in grid.settings(cell.case, cell.bucket, estimator)
+                if _unsupported(cell.instance, s) is None
             ]
-            jobs += estimates
-            jobs += _new_references(case, estimates, seen)
+
+        runs = [(s, "rlct") for s in supported("rlct")] if "rlct" in grid.estimators else []
+        if "devinterp" in grid.estimators:
+            # devinterp runs the settings it has a sampler for (plain SGLD, pSGLD), no others
+            runs += [(s, "devinterp") for s in supported("devinterp") if devinterp_adapter.supports(s)]
+        return runs
+
+    jobs: list[Job] = []
+    seen: set[str] = set()
+    for cell in cells:
+        if not cell.runnable:
+            continue
+        estimates = [
+            Job(
+                case=cell.case,
+                scale=cell.scale,
+                params=dict(cell.instance.parameters),
+                settings=setting,
+                seed=seed,
+                device=device,
+                dtype=grid.dtype,
+                estimator=estimator,
+            )
+            for setting, estimator in runs_for(cell)
+            for seed in range(seeds)
+        ]
+        jobs += estimates
+        jobs += _new_references(cell.instance, estimates, seen)
     return jobs
+
+
+def _run_pruned(
+    jobs: Sequence[Job],
+    cells: Sequence[CalibrationCell],
+    grid: CalibrationGrid,
+    store: ResultStore,
+    executor: str | ExecutorSpec | Executor,
+    **run_options: Any,
+) -> tuple[list[Job], SweepStats, list[dict[str, Any]]]:
+    """Run ``jobs`` stage by stage (bucket, seed), pruning the settings that failed in an
+    earlier stage (`rlct.validation.prune`). Returns the jobs that were kept, the summed
+    statistics, and one record per pruned setting."""
+    from rlct.validation import prune
+    from rlct.validation.executors import make_executor
+
+    order = {label: i for i, label in enumerate(grid.bucket_labels())}
+    index = {(c.case, c.scale): order[c.bucket] for c in cells}
+    buckets = {(c.case, c.scale): c.bucket for c in cells}
+    registry = run_options.pop("registry")
+    owned = not isinstance(executor, Executor)
+    pool = make_executor(executor) if not isinstance(executor, Executor) else executor
+    total = SweepStats()
+    kept: list[Job] = []
+    pruned: list[Job] = []
+    failed: dict[str, prune.Failure] = {}
+    try:
+        for stage in prune.stages(jobs, index):
+            if kept:
+                failed = prune.failed_settings(store.load(j.id for j in kept), kept, grid.max_target)
+            run, dropped = prune.split_pruned(stage, failed)
+            pruned += dropped
+            kept += run
+            stats = run_jobs(run, store, pool, cases=registry, **run_options)
+            total.planned += stats.planned
+            total.skipped += stats.skipped
+            total.ran += stats.ran
+            total.statuses.update(stats.statuses)
+            total.lost += stats.lost
+    except BaseException:
+        if owned:
+            pool.close(cancel=True)
+        raise
+    if owned:
+        pool.close()
+    return kept, total, prune.pruned_summary(pruned, failed, buckets)
+
+
+def _not_run_record(cell: CalibrationCell, grid: CalibrationGrid, seeds: int | None) -> dict[str, Any]:
+    """A cell above the device's parameter cap: what it would have run (for the report's cost)."""
+    settings = grid.settings(cell.case, cell.bucket)
+    return {
+        "case": cell.case,
+        "scale": cell.scale,
+        "dim": cell.dim,
+        "bucket": cell.bucket,
+        "settings": len(settings),
+        "seeds": seeds if seeds is not None else grid.seeds,
+        "steps": sum(s.steps * s.chains for s in settings),
+    }
 
 
 def _executor_text(executor: str | ExecutorSpec | Executor) -> str:
@@ -515,16 +652,24 @@ def calibrate(
     jobs = plan_calibration(parsed, cases=cases, seeds=seeds, device=concrete, registry=registry)
     if not jobs:
         raise ValueError("cases: no case has a scale to run")
+    cells = calibration_cells(parsed, cases=cases, device=concrete, registry=registry)
     store = ResultStore(out_dir)
-    stats = run_jobs(
-        jobs,
-        store,
-        executor,
-        estimator=estimator,
-        cases=registry,
-        retry_errors=retry_errors,
-        progress=progress,
-    )
+    pruned: list[dict[str, Any]] = []
+    if parsed.prune:
+        jobs, stats, pruned = _run_pruned(
+            jobs, cells, parsed, store, executor,
+            estimator=estimator, registry=registry, retry_errors=retry_errors, progress=progress,
+        )
+    else:
+        stats = run_jobs(
+            jobs,
+            store,
+            executor,
+            estimator=estimator,
+            cases=registry,
+            retry_errors=retry_errors,
+            progress=progress,
+        )
     parts = ["rlct", "calibrate"]
     case_list = cases if cases is None or isinstance(cases, str) else ",".join(cases)
     if case_list:
@@ -546,6 +691,8 @@ def calibrate(
         "device_requested": device,
         "out": str(out_dir),
         "jobs": len(jobs),
+        "pruned": pruned,
+        "not_run": [_not_run_record(cell, parsed, seeds) for cell in cells if not cell.runnable],
     }
     written = report.write_calibration_report(
         store,

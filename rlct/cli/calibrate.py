@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"jobs: {summary.stats.describe()}")
     for row in summary.headline["recommendation"]:
         print(
-            f"d {row['bucket']}: {row['setting']} -> median {row['median rel. error']}, "
-            f"max {row['max rel. error']} (per run), meets targets: {row['meets targets']}"
+            f"d {row['bucket']}: {row['setting']} -> sampler error median "
+            f"{row['median sampler err.']}, max {row['max sampler err.']} (per run), "
+            f"{row['median rel. error']} against lambda, meets targets: {row['meets targets']}"
         )
     return 1 if summary.stats.lost else 0
