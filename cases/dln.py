@@ -258,9 +258,21 @@ class DLNCase(Case):
         longer (200,000 steps, eps gamma t = 1.0 at d = 10^4; ~15 min per job on one core).
         Measured (reports/validation-full): d = 1,200 improves from -2.6% to -1.8% against
         lambda_beta, but d = 10^4 reads 859.9 (-5.8%, R-hat 1.2) exactly as with 40,000 steps:
-        the gamma-relaxation picture above does not explain the d = 10^4 deficit, whose cause
-        is open (a slower mode than the gamma-confined flat directions); these lengths stay
-        until it is understood (calibration issue). Up to `MALA_FULL_LENGTH_MAX_DIM` the chain
+        the gamma-relaxation picture above does not explain the d = 10^4 deficit by itself.
+
+        Cause (reports/dln-reach, `rlct.validation.reach_study`): the exact localized posterior
+        at gamma = 1 is not near w*. Along the flat directions of the true set it spreads to
+        ||w - w*|| ~ sqrt(#flat / gamma): the Gibbs draws lie at distance 21 at d = 1,200 and 62
+        at d = 10^4, where ||w*|| = 3.3 and 7.0, with every layer ~9x larger than at w*. There
+        the transverse curvature is so large that MALA started *at the Gibbs draws* accepts
+        nothing, at this step or one 100x smaller. A chain from w* creeps outward while its
+        acceptance falls (d = 10^4: distance 19 after 20,000 steps, 860 after 200,000 steps read
+        the same), and it reads lambda_beta of a smaller region, i.e. of a larger gamma: Gibbs at
+        gamma = 10 reads 859.6 (distance 22), and MALA at gamma = 10 comes within -2.5% of it in
+        40,000 steps. No fixed-step sampler from w* reaches the gamma = 1 posterior at d >= 10^4
+        on this budget; its gamma = 1 "sampler error" is the price of a posterior that is not
+        local. The calibration report (issue 16) measures the alternatives (gamma = 10, 100).
+        These lengths stay. Up to `MALA_FULL_LENGTH_MAX_DIM` the chain
         stays at 40,000 steps (d = 102,400: ~1 h per job), and above (d = 10^6: ~0.9 s per step
         on one CPU core) it is cut to 3,000 steps so that a validation job stays under about an
         hour: far too short (it reads 28,590 against lambda_beta = 82,970, -65.5%, R-hat 2.2;

@@ -137,3 +137,22 @@ def test_prune_must_be_a_boolean():
     assert grid.prune and grid.to_dict()["sweep"]["prune"] is True
     with pytest.raises(ValueError, match=r"^sweep\.prune: expected true or false"):
         _grid("[[grid]]\n", BASE.replace("seeds = 1", "seeds = 1\nprune = 1"))
+
+
+def test_report_only_prunes_from_stored_results_and_counts_what_is_missing(tmp_path):
+    grid = _grid("[[grid]]\nnbeta = [1000.0, 1.0]\nlocalization = [10.0]\n" + SETTING,
+                 BASE.replace("seeds = 1", "seeds = 2\nprune = true"))
+    partial = CalibrationGrid.from_toml(
+        (BASE.replace('scales = "all"', 'scales = ["d2"]').replace("seeds = 1", "seeds = 1\nprune = true"))
+        + "[[grid]]\nnbeta = [1000.0, 1.0]\nlocalization = [10.0]\n" + SETTING
+    )
+    calibrate(grid=partial, out=tmp_path, device="cpu", registry=REGISTRY, estimator=ScriptedEstimator())
+    stored = len(ResultStore(tmp_path).load())
+    summary = calibrate(grid=grid, out=tmp_path, device="cpu", registry=REGISTRY,
+                        estimator=ScriptedEstimator(), report_only=True)
+    assert len(ResultStore(tmp_path).load()) == stored  # nothing ran
+    assert summary.stats.ran == 0
+    text = summary.report.read_text()
+    # kept: both settings at d2 seed 0 (stored), then nbeta = 1000 only (5 jobs, none stored)
+    assert "**Partial: 5 of the 7 planned jobs have no result yet**" in text
+    assert "## Pruned settings" in text and "quadratic/d2 seed 0" in text

@@ -845,6 +845,7 @@ def write_calibration_report(
     }
     pruned = config.get("pruned") or []
     not_run = config.get("not_run") or []
+    missing = sum(not store.has(j.id) for j in jobs)
     lines = [
         "# LLC calibration report",
         "",
@@ -862,6 +863,15 @@ def write_calibration_report(
         f"{manifest['wall_time_seconds']:.0f} s wall time for this run{_job_time_text(frame)}"
         + (f"; {sum(int(r['jobs']) for r in pruned)} jobs pruned" if pruned else "")
         + ".",
+        *(
+            [
+                "",
+                f"**Partial: {missing} of the {len(jobs)} planned jobs have no result yet** (the "
+                "sweep is resumable: the command above finishes it; buckets and settings below "
+                "are as measured so far).",
+            ]
+            if missing else []
+        ),
         "",
         "## Recommendation per parameter-count bucket",
         "",

@@ -419,11 +419,13 @@ def _run_pruned(
     grid: CalibrationGrid,
     store: ResultStore,
     executor: str | ExecutorSpec | Executor,
+    run: bool = True,
     **run_options: Any,
 ) -> tuple[list[Job], SweepStats, list[dict[str, Any]]]:
     """Run ``jobs`` stage by stage (bucket, seed), pruning the settings that failed in an
     earlier stage (`rlct.validation.prune`). Returns the jobs that were kept, the summed
-    statistics, and one record per pruned setting."""
+    statistics, and one record per pruned setting. ``run=False``: the same stages and pruning
+    from the stored results only, running nothing (``--report-only``)."""
     from rlct.validation import prune
     from rlct.validation.executors import make_executor
 
@@ -431,8 +433,8 @@ def _run_pruned(
     index = {(c.case, c.scale): order[c.bucket] for c in cells}
     buckets = {(c.case, c.scale): c.bucket for c in cells}
     registry = run_options.pop("registry")
-    owned = not isinstance(executor, Executor)
-    pool = make_executor(executor) if not isinstance(executor, Executor) else executor
+    owned = run and not isinstance(executor, Executor)
+    pool = make_executor(executor) if owned else executor
     total = SweepStats()
     kept: list[Job] = []
     pruned: list[Job] = []
@@ -441,10 +443,14 @@ def _run_pruned(
         for stage in prune.stages(jobs, index):
             if kept:
                 failed = prune.failed_settings(store.load(j.id for j in kept), kept, grid.max_target)
-            run, dropped = prune.split_pruned(stage, failed)
+            keep, dropped = prune.split_pruned(stage, failed)
             pruned += dropped
-            kept += run
-            stats = run_jobs(run, store, pool, cases=registry, **run_options)
+            kept += keep
+            if run:
+                stats = run_jobs(keep, store, pool, cases=registry, **run_options)
+            else:
+                done = sum(store.has(j.id) for j in keep)
+                stats = SweepStats(planned=len(keep), skipped=done)
             total.planned += stats.planned
             total.skipped += stats.skipped
             total.ran += stats.ran
@@ -632,9 +638,13 @@ def calibrate(
     retry_errors: bool = False,
     progress: bool = False,
     argv: Sequence[str] | None = None,
+    report_only: bool = False,
 ) -> SweepSummary:
     """Sweep the grid's settings over the cases and scales; write the calibration report with
-    error and cost per setting and a recommendation per parameter-count bucket."""
+    error and cost per setting and a recommendation per parameter-count bucket.
+    ``report_only``: run nothing, write the report from the jobs stored so far (with pruning,
+    the settings that stored runs have failed are pruned as a run would; the report counts the
+    planned jobs that have no result yet)."""
     from rlct.validation import report
 
     started = time.time()
@@ -657,9 +667,11 @@ def calibrate(
     pruned: list[dict[str, Any]] = []
     if parsed.prune:
         jobs, stats, pruned = _run_pruned(
-            jobs, cells, parsed, store, executor,
+            jobs, cells, parsed, store, executor, run=not report_only,
             estimator=estimator, registry=registry, retry_errors=retry_errors, progress=progress,
         )
+    elif report_only:
+        stats = SweepStats(planned=len(jobs), skipped=sum(store.has(j.id) for j in jobs))
     else:
         stats = run_jobs(
             jobs,
