@@ -10,7 +10,7 @@ import pytest
 
 from rlct.validation.grid import CalibrationGrid
 from rlct.validation.jobs import is_reference
-from rlct.validation.prune import setting_key, split_pruned, stages
+from rlct.validation.prune import Failure, pruning_failure, setting_key, split_pruned, stages
 from rlct.validation.store import ResultStore
 from rlct.validation.sweep import calibrate, calibration_cells, plan_calibration
 from rlct.validation.testing import REFERENCE_REGISTRY, REGISTRY, ScriptedEstimator
@@ -106,10 +106,21 @@ def test_pruning_drops_a_failed_setting_and_the_references_nobody_needs():
     jobs = plan_calibration(grid, registry=REFERENCE_REGISTRY, cases=["gibbsquad"])
     bad = next(j for j in jobs if j.settings.nbeta == 1.0 and not is_reference(j))
     stage = [j for j in jobs if j.scale == "d2" and j.seed == 0]
-    keep, pruned = split_pruned(stage, {setting_key(bad): object()})  # type: ignore[dict-item]
-    assert [j.settings.nbeta for j in pruned] == [1.0]
+    failure = Failure("gibbsquad", "d2", "<5", 0, "sampler error +90%")
+    keep, pruned = split_pruned(stage, {setting_key(bad): [failure]}, "<5", {"gibbsquad"})
+    assert [(j.settings.nbeta, f) for j, f in pruned] == [(1.0, failure)]
     assert all(j.settings.nbeta == 1000.0 for j in keep)
     assert sum(is_reference(j) for j in keep) == 1  # the n beta = 1 reference is not needed
+
+
+def test_a_failure_prunes_its_own_bucket_and_larger_cells_of_the_same_case_only():
+    poly = Failure("poly", "2000", "1e3-1e4", 0, "sampler error -58%")
+    dln = Failure("dln", "1e3", "1e3-1e4", 1, "diverged")
+    # same bucket: any case's failure rules the setting out there
+    assert pruning_failure([poly], "1e3-1e4", {"dln", "poly", "multireg"}) == poly
+    # larger bucket: only a failure on a case that has a cell there
+    assert pruning_failure([poly], "1e4-1e5", {"dln", "rrr", "multireg"}) is None
+    assert pruning_failure([poly, dln], "1e4-1e5", {"dln", "rrr", "multireg"}) == dln
 
 
 def test_a_pruned_sweep_runs_a_failing_setting_once_and_reports_why(tmp_path):

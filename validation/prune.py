@@ -1,22 +1,25 @@
 """Early pruning of a calibration sweep: run it in stages and drop settings that have failed.
 
 A calibration grid with ``[sweep] prune = true`` runs its jobs in stages, one per (parameter-
-count bucket, seed), small buckets and seed 0 first (`stages`). Before each stage, every
-setting (sampler settings and whose estimator runs them) that already has a *failed run* in an
-earlier stage loses its jobs in this stage (`failed_settings`, `split_pruned`). A run fails when
+count bucket, seed), small buckets and seed 0 first (`stages`). A run *fails* when
 
 * it has a reference lambda_beta (`rlct.validation.aggregate.attach_references`) and its
   sampler error |lambda_hat - lambda_beta| / lambda_beta exceeds the grid's max target, or
 * it did not give an estimate: ``status`` "diverged" (a chain ran away or became non-finite) or
   "error".
 
-Why this rule is safe: a setting is recommended for a bucket only if *every* run in it has
-sampler error <= the max target (`rlct.validation.aggregate.setting_table`), so one failed run
-in a bucket already rules the setting out there, and the remaining seeds cannot change that.
-Larger buckets are pruned too: step-size bias and slow mixing grow with d, so a setting that
-fails at 10^3 parameters is not run at 10^5 (the report lists every pruned setting with the run
-that failed). Runs without a reference (cells with neither a Gibbs nor a quadrature reference)
-prune only when they diverge or fail.
+Before each stage, a setting (sampler settings and whose estimator runs them) loses its jobs in
+the stage's bucket when it has a failed run (`failed_runs`, `split_pruned`)
+
+* in the same bucket: a setting is recommended for a bucket only if *every* run there has
+  sampler error <= the max target (`rlct.validation.aggregate.setting_table`), so one failed
+  run already rules it out, and the remaining seeds and cells cannot change that; or
+* on a case that also has a cell in this bucket, at a smaller size: step-size bias and slow
+  mixing grow with d for the same model, and the setting would have to cover that cell too.
+
+A failure on a case with no cell in the bucket (e.g. the polynomial cells, which stop at 2,000
+parameters) does not prune there. Runs without a reference prune only when they diverge or fail.
+The report lists every pruned setting with the run that failed.
 """
 
 from __future__ import annotations
@@ -51,10 +54,11 @@ def stages(jobs: Sequence[Job], bucket_index: Mapping[tuple[str, str], int]) -> 
 
 @dataclass(frozen=True)
 class Failure:
-    """The first failed run of a setting: where, and why."""
+    """A failed run of a setting: where (case, scale, its bucket, seed), and why."""
 
     case: str
     scale: str
+    bucket: str
     seed: int
     reason: str
 
@@ -74,27 +78,39 @@ def _failure_reason(row: pd.Series, max_error: float) -> str | None:
     return None
 
 
-def failed_settings(frame: pd.DataFrame, jobs: Sequence[Job], max_error: float) -> dict[str, Failure]:
-    """Per setting key, its first failed run among the stored rows ``frame`` of ``jobs`` (the
-    jobs of the stages run so far; rows of other jobs are ignored)."""
+def failed_runs(
+    frame: pd.DataFrame, jobs: Sequence[Job], max_error: float, bucket_of: Mapping[tuple[str, str], str]
+) -> dict[str, list[Failure]]:
+    """Per setting key, its failed runs among the stored rows ``frame`` of ``jobs`` (the jobs
+    of the stages run so far; rows of other jobs are ignored), in stage order."""
     from rlct.validation.aggregate import attach_references
 
     if frame.empty:
         return {}
     by_id = {job.id: job for job in jobs}
+    order = {job.id: i for i, job in enumerate(jobs)}
     rows = attach_references(frame)
-    out: dict[str, Failure] = {}
+    found: list[tuple[int, str, Failure]] = []
     for _, row in rows.iterrows():
         job = by_id.get(str(row.get("job_id")))
         if job is None or is_reference(job):
             continue
-        key = setting_key(job)
-        if key in out:
-            continue
         reason = _failure_reason(row, max_error)
         if reason is not None:
-            out[key] = Failure(job.case, job.scale, job.seed, reason)
+            bucket = bucket_of[(job.case, job.scale)]
+            found.append((order[job.id], setting_key(job), Failure(job.case, job.scale, bucket, job.seed, reason)))
+    out: dict[str, list[Failure]] = {}
+    for _, key, failure in sorted(found, key=lambda item: item[0]):
+        out.setdefault(key, []).append(failure)
     return out
+
+
+def pruning_failure(failures: Sequence[Failure], bucket: str, cases_in_bucket: set[str]) -> Failure | None:
+    """The failure that prunes a setting from ``bucket`` (module docstring), or None."""
+    for failure in failures:
+        if failure.bucket == bucket or failure.case in cases_in_bucket:
+            return failure
+    return None
 
 
 def _posterior_key(job: Job) -> tuple[Any, ...]:
@@ -103,13 +119,21 @@ def _posterior_key(job: Job) -> tuple[Any, ...]:
     return (job.case, job.scale, job.seed, job.dtype, job.settings.nbeta, job.settings.localization)
 
 
-def split_pruned(stage: Stage, failed: Mapping[str, Failure]) -> tuple[Stage, Stage]:
-    """(jobs to run, estimates pruned) of one stage: estimates of a failed setting are pruned,
-    and so are the references that no remaining estimate of the stage needs (dropped silently:
-    a reference is not a setting)."""
+def split_pruned(
+    stage: Stage, failures: Mapping[str, Sequence[Failure]], bucket: str, cases_in_bucket: set[str]
+) -> tuple[Stage, list[tuple[Job, Failure]]]:
+    """(jobs to run, pruned estimates with the failure that pruned each) of one stage in
+    ``bucket``; the references that no remaining estimate of the stage needs are dropped
+    silently (a reference is not a setting)."""
     estimates = [job for job in stage if not is_reference(job)]
-    pruned = [job for job in estimates if setting_key(job) in failed]
-    kept = {id(job) for job in estimates if setting_key(job) not in failed}
+    pruned: list[tuple[Job, Failure]] = []
+    kept: set[int] = set()
+    for job in estimates:
+        failure = pruning_failure(failures.get(setting_key(job), ()), bucket, cases_in_bucket)
+        if failure is None:
+            kept.add(id(job))
+        else:
+            pruned.append((job, failure))
     needed = {_posterior_key(job) for job in estimates if id(job) in kept}
     keep = [
         job for job in stage
@@ -119,14 +143,13 @@ def split_pruned(stage: Stage, failed: Mapping[str, Failure]) -> tuple[Stage, St
 
 
 def pruned_summary(
-    pruned: Sequence[Job], failed: Mapping[str, Failure], bucket_of: Mapping[tuple[str, str], str]
+    pruned: Sequence[tuple[Job, Failure]], bucket_of: Mapping[tuple[str, str], str]
 ) -> list[dict[str, Any]]:
-    """One record per pruned setting: its estimator and settings, the failed run, and the
-    buckets and number of jobs it was pruned from (for the report)."""
+    """One record per pruned setting: its estimator and settings, the failed run(s) that pruned
+    it, and the buckets and number of jobs it was pruned from (for the report)."""
     records: dict[str, dict[str, Any]] = {}
-    for job in pruned:
+    for job, failure in pruned:
         key = setting_key(job)
-        failure = failed[key]
         record = records.setdefault(
             key,
             {

@@ -574,6 +574,11 @@ def _settings_from_row(row: pd.Series) -> Any:
         data[key] = int(data[key])
     if data["batch_size"] is not None:
         data["batch_size"] = int(data["batch_size"])
+    # stored before the field existed (NaN -> None: the default), or read back as a float
+    if data.get("leapfrog_steps") is None:
+        data.pop("leapfrog_steps", None)
+    else:
+        data["leapfrog_steps"] = int(data["leapfrog_steps"])
     return SamplerSettings.from_dict(data)
 
 
@@ -658,6 +663,14 @@ def _answer_lines(best: pd.DataFrame, grid: CalibrationGrid) -> list[str]:
                 f"{_pct(row['max_sampler_error'])} (targets {grid.median_target:.0%} / "
                 f"{grid.max_target:.0%}); {_num(row['gradient_evaluations'], 3)} gradients, "
                 f"{_num(row['wall_time'], 3)} s per job here."
+            )
+        elif int(row["covered"]) < int(row["cells"]):
+            lines.append(
+                f"- **{_bucket_words(str(row['bucket']))}** ({who}): not yet decided: no setting "
+                f"has results on all {int(row['cells'])} cells of this bucket. So far the best: "
+                f"{use}, on {int(row['covered'])} cells: sampler error median "
+                f"{_pct(row['median_sampler_error'])}, max {_pct(row['max_sampler_error'])}; "
+                f"{expect}."
             )
         else:
             lines.append(

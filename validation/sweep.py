@@ -432,18 +432,22 @@ def _run_pruned(
     order = {label: i for i, label in enumerate(grid.bucket_labels())}
     index = {(c.case, c.scale): order[c.bucket] for c in cells}
     buckets = {(c.case, c.scale): c.bucket for c in cells}
+    cases_in = {label: {c.case for c in cells if c.bucket == label} for label in order}
     registry = run_options.pop("registry")
     owned = run and not isinstance(executor, Executor)
     pool = make_executor(executor) if owned else executor
     total = SweepStats()
     kept: list[Job] = []
-    pruned: list[Job] = []
-    failed: dict[str, prune.Failure] = {}
+    pruned: list[tuple[Job, prune.Failure]] = []
+    failures: dict[str, list[prune.Failure]] = {}
     try:
         for stage in prune.stages(jobs, index):
             if kept:
-                failed = prune.failed_settings(store.load(j.id for j in kept), kept, grid.max_target)
-            keep, dropped = prune.split_pruned(stage, failed)
+                failures = prune.failed_runs(
+                    store.load(j.id for j in kept), kept, grid.max_target, buckets
+                )
+            bucket = buckets[(stage[0].case, stage[0].scale)]
+            keep, dropped = prune.split_pruned(stage, failures, bucket, cases_in[bucket])
             pruned += dropped
             kept += keep
             if run:
@@ -462,7 +466,7 @@ def _run_pruned(
         raise
     if owned:
         pool.close()
-    return kept, total, prune.pruned_summary(pruned, failed, buckets)
+    return kept, total, prune.pruned_summary(pruned, buckets)
 
 
 def _not_run_record(cell: CalibrationCell, grid: CalibrationGrid, seeds: int | None) -> dict[str, Any]:
