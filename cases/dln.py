@@ -260,18 +260,21 @@ class DLNCase(Case):
         lambda_beta, but d = 10^4 reads 859.9 (-5.8%, R-hat 1.2) exactly as with 40,000 steps:
         the gamma-relaxation picture above does not explain the d = 10^4 deficit by itself.
 
-        Cause (reports/dln-reach, `rlct.validation.reach_study`): the exact localized posterior
-        at gamma = 1 is not near w*. Along the flat directions of the true set it spreads to
-        ||w - w*|| ~ sqrt(#flat / gamma): the Gibbs draws lie at distance 21 at d = 1,200 and 62
-        at d = 10^4, where ||w*|| = 3.3 and 7.0, with every layer ~9x larger than at w*. There
-        the transverse curvature is so large that MALA started *at the Gibbs draws* accepts
-        nothing, at this step or one 100x smaller. A chain from w* creeps outward while its
-        acceptance falls (d = 10^4: distance 19 after 20,000 steps, 860 after 200,000 steps read
-        the same), and it reads lambda_beta of a smaller region, i.e. of a larger gamma: Gibbs at
-        gamma = 10 reads 859.6 (distance 22), and MALA at gamma = 10 comes within -2.5% of it in
-        40,000 steps. No fixed-step sampler from w* reaches the gamma = 1 posterior at d >= 10^4
-        on this budget; its gamma = 1 "sampler error" is the price of a posterior that is not
-        local. The calibration report (issue 16) measures the alternatives (gamma = 10, 100).
+        Cause (reports/dln-reach, `rlct.validation.reach_study`, seed-0 data): the exact
+        localized posterior at gamma = 1 is not near w*. Along the flat directions of the true
+        set it spreads to ||w - w*|| ~ sqrt(#flat / gamma): the Gibbs draws lie at distance 20.8
+        at d = 1,200 and 61.8 at d = 10^4, where ||w*|| = 3.3 and 7.0 (every layer ~9x larger than
+        at w*). There the transverse curvature is so large that MALA started *at the Gibbs draws*
+        accepts nothing at this step (d = 10^4: nothing at eps / 10 or eps / 100 either). A chain
+        from w* creeps outward while its acceptance falls (d = 10^4: 0.98 -> 0.26 over 20,000
+        steps, distance 19.4), so it reads lambda_beta of a smaller region, i.e. of a larger
+        gamma (864 after 20,000 steps, 860 after 200,000). At gamma = 10 the posterior is nearer
+        (distance 7.6 at d = 1,200, 21.9 at 10^4) and MALA comes within -0.3% (d = 1,200) and
+        -2.9% (10^4, still rising) of its Gibbs lambda_beta in 20,000 steps; but that
+        lambda_beta is lower (133.2 and 859.3: estimator bias -12% and -10%). No fixed-step
+        sampler from w* reaches the gamma = 1 posterior at d >= 10^4 on this budget: its
+        gamma = 1 "sampler error" is the price of a posterior that is not local. The calibration
+        report (issue 16) measures the alternatives (gamma = 10, 100).
         These lengths stay. Up to `MALA_FULL_LENGTH_MAX_DIM` the chain
         stays at 40,000 steps (d = 102,400: ~1 h per job), and above (d = 10^6: ~0.9 s per step
         on one CPU core) it is cut to 3,000 steps so that a validation job stays under about an
