@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
           f"diverged chains {int(result.diverged.sum())}/{settings.chains}"
           + (f", {settings.sampler.upper()} acceptance {out['acceptance_rate']:.2f}"
              if result.acceptance_rate is not None else ""))
-    full_batch = settings.sampler in ("mala", "hmc", "gibbs") or settings.batch_size is None
+    full_batch = settings.full_batch
     print(f"settings      {settings.sampler}, step_size {settings.step_size:g}, nbeta {result.nbeta:.6g}, "
           f"localization {settings.localization:g}, chains {settings.chains}, steps {settings.steps}, "
           f"burnin {settings.burnin}, batch_size {'full' if full_batch else settings.batch_size}"

@@ -158,7 +158,7 @@ def estimate_llc(
     dtype = target.w_star.dtype
     chains, dim, n = settings.chains, target.dim, target.n
     nbeta = settings.resolved_nbeta(n)
-    full_batch = settings.sampler in ("mala", "hmc") or settings.batch_size is None
+    full_batch = settings.full_batch  # gibbs returned above
     potential = LocalizedPotential(
         target,
         nbeta,

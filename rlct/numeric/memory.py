@@ -119,7 +119,7 @@ def sampler_bytes(
     the loss trace (on the device and as float64 on the host) and the minibatches (or, for a
     full-batch sampler without sufficient statistics, the model's (chains, n, ...) outputs)."""
     chains = settings.chains
-    full_batch = settings.sampler in ("mala", "hmc", "gibbs") or settings.batch_size is None
+    full_batch = settings.full_batch
     copies = WORKING_COPIES[settings.sampler]
     if settings.control_variate and not full_batch:
         copies += CONTROL_VARIATE_COPIES

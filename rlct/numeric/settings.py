@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 SAMPLERS = ("sgld", "psgld", "mala", "hmc", "gibbs")
+FULL_BATCH_SAMPLERS = ("mala", "hmc", "gibbs")
 CHAIN_METHODS = ("vectorized", "sequential")
 
 
@@ -91,6 +92,12 @@ class SamplerSettings:
     def gradients_per_step(self) -> int:
         """Gradient evaluations per chain and step (``leapfrog_steps`` for hmc, else 1)."""
         return self.leapfrog_steps
+
+    @property
+    def full_batch(self) -> bool:
+        """True when every step uses the full data set: the full-batch samplers (mala, hmc,
+        and gibbs through the sufficient statistics), or ``batch_size`` None."""
+        return self.sampler in FULL_BATCH_SAMPLERS or self.batch_size is None
 
     @property
     def draws(self) -> int:
