@@ -1,0 +1,270 @@
+r"""Learning coefficients of any K in Q[x, y] at the origin: adapted coordinates (exact).
+
+For K >= 0 near 0 with K(0) = 0, the Newton polygon N(K) gives the Newton distance delta (where
+the diagonal t (1, 1) meets the boundary of N) and the *principal face* pi (the face of N
+containing (delta, delta) in its relative interior). Coordinates are **adapted** when
+lambda = 1/delta, and in two variables adapted coordinates always exist:
+
+* Varchenko 1976 ("Newton polyhedra and estimation of oscillating integrals", Funct. Anal.
+  Appl. 10:175-196), Phong, Stein & Sturm 1999 (Acta Math. 182, Thm 5) and Ikromov & Mueller
+  2011 (J. Fourier Anal. Appl. 17, "On adapted coordinate systems", Thm 3.3 and Cor. 4.3): the
+  coordinates are adapted iff pi is a vertex, or pi is unbounded, or pi is a compact edge whose
+  face polynomial K_pi has no real root (off the axes) of multiplicity > delta. If they are
+  not, pi is a compact edge of slope kappa with kappa or 1/kappa an integer k, and the change
+  y -> y + b x^k (x -> x + b y^k) with b the root of multiplicity > delta strictly increases delta.
+* Such a root is unique and rational for K in Q[x, y] (two of them, or an irrational one and its
+  conjugate, would need an edge of length > 2 delta in y, which would put its upper end left of
+  the y-axis; the same argument shows kappa or 1/kappa is an integer), so every step is exact.
+* Sergeant-Perthuis, Tsigaridas & Tsukahara 2026 ("Exact Algebraic Computation of Learning
+  Coefficients for Two-Dimensional Singular Models", Thm 2.12 and Thm 2.11): the steps y -> y +
+  b x^k may go on forever (the adapting change is a power series), but a truncation of degree
+  k < D = (deg_y K + 1/2) deg_x K suffices: if the polygon is still not adapted once the next
+  step would have k >= D, then lambda = 1/M with M > delta the multiplicity of that root.
+
+**Multiplicity** (the order m of the pole -lambda; Ikromov & Mueller 2011, the "effective
+multiplicity" nu with m = 1 + nu): in adapted coordinates m = 2 if pi is a vertex, or pi is a
+compact edge whose K_pi has a real root of multiplicity exactly delta; otherwise m = 1
+(pi an unbounded face, or an edge whose real roots all have multiplicity < delta). In the
+truncated case of Thm 2.11 the principal face of the adapted polygon is unbounded: m = 1.
+
+Only the prior phi = 1 near 0 is handled here: the changes y -> y + b x^k keep dx dy but not a
+monomial prior |x|^a |y|^b. `rlct.exact.newton.newton` takes monomial priors where it certifies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy
+
+from rlct.exact.polyhedron import NewtonPolyhedron
+from rlct.exact.polynomial_input import Polynomial, as_expression, resolve_variables, to_polynomial
+from rlct.exact.result import RLCT, format_fraction
+
+SOURCE = (
+    "adapted coordinates in two variables: Varchenko 1976, Funct. Anal. Appl. 10:175-196; Phong, "
+    "Stein & Sturm 1999, Acta Math. 182, Thm 5; Ikromov & Mueller 2011, J. Fourier Anal. Appl. 17 "
+    "(multiplicity); Sergeant-Perthuis, Tsigaridas & Tsukahara 2026, Thm 2.11-2.12 (finite "
+    "truncation)"
+)
+# Refuse before expanding a change of variables whose result would exceed this many terms.
+MAX_TERMS = 20_000
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The principal face of N(K): its kind, the Newton distance, and for an edge its slope
+    (y-weight over x-weight, as a Fraction) and the root multiplicities of its face polynomial."""
+
+    distance: Fraction
+    kind: str  # "vertex", "edge" or "unbounded"
+    slope: Fraction | None = None
+    endpoints: tuple[tuple[int, int], tuple[int, int]] | None = None
+    roots: tuple[tuple[Fraction, int], ...] = ()  # rational roots b != 0 of the edge polynomial
+    max_real_multiplicity: int = 0  # the largest multiplicity of a real root off the axes
+
+
+def _principal(poly: Polynomial) -> Principal:
+    polygon = NewtonPolyhedron(list(poly))
+    delta = polygon.distance([1, 1])
+    face = polygon.face_through([delta, delta])
+    points = [polygon.points[i] for i in range(len(polygon.points)) if face.points >> i & 1]
+    if face.support != 0b11:
+        return Principal(distance=delta, kind="unbounded")
+    if len(points) == 1:
+        return Principal(distance=delta, kind="vertex")
+    left = min(points)  # smallest x-exponent: the upper end (i1, j1)
+    right = max(points)  # the lower end (i2, j2)
+    (i1, j1), (i2, j2) = left, right
+    slope = Fraction(i2 - i1, j1 - j2)  # y has weight slope when x has weight 1
+    roots, real_max = _edge_roots(poly, (i1, j1), (i2, j2), slope)
+    return Principal(distance=delta, kind="edge", slope=slope, endpoints=((i1, j1), (i2, j2)),
+                     roots=roots, max_real_multiplicity=real_max)
+
+
+def _edge_roots(
+    poly: Polynomial, upper: tuple[int, int], lower: tuple[int, int], slope: Fraction
+) -> tuple[tuple[tuple[Fraction, int], ...], int]:
+    """Rational roots (with multiplicity) and the largest real-root multiplicity of the edge
+    polynomial as a polynomial in z = y^q / x^p (slope = p/q): K_pi = x^i2 y^j2 R(y^q / x^p)."""
+    p, q = slope.numerator, slope.denominator
+    (_, j1), (i2, j2) = upper, lower
+    z = sympy.Symbol("z")
+    coefficients: dict[int, Fraction] = {}
+    for (i, j), c in poly.items():
+        if (i - i2) * q == -(j - j2) * p and j2 <= j <= j1:  # on the edge's line
+            coefficients[(j - j2) // q] = c
+    r = sympy.Poly(sum(sympy.Rational(c.numerator, c.denominator) * z**e for e, c in coefficients.items()), z)
+    rational = tuple(
+        (Fraction(int(root.p), int(root.q)), int(mult))
+        for root, mult in sympy.roots(r, filter="Q").items()
+        if root != 0
+    )
+    real_max = 0
+    for factor, mult in sympy.factor_list(r)[1]:
+        if factor.degree() >= 1 and sympy.Poly(factor, z).count_roots() > 0:
+            # a real root z0 != 0 of R: real branches y = (z0 x^p)^(1/q) of the same multiplicity
+            if factor.as_expr() != z:
+                real_max = max(real_max, int(mult))
+    return rational, real_max
+
+
+def _substitute(poly: Polynomial, along_y: bool, b: Fraction, k: int) -> Polynomial:
+    """K(x, y + b x^k) (``along_y``) or K(x + b y^k, y), expanded exactly."""
+    x, y = sympy.symbols("x y")
+    degree = max(i + k * j if along_y else k * i + j for i, j in poly)
+    terms_bound = (degree + 1) * (degree + 2) // 2
+    if terms_bound > MAX_TERMS:
+        raise ValueError(
+            f"K: adapting the coordinates needs an expansion of degree {degree} (up to "
+            f"{terms_bound} terms), beyond the bivariate engine's bound of {MAX_TERMS} terms"
+        )
+    bb = sympy.Rational(b.numerator, b.denominator)
+    expr = sum(sympy.Rational(c.numerator, c.denominator) * x**i * y**j for (i, j), c in poly.items())
+    shifted = expr.subs(y, y + bb * x**k) if along_y else expr.subs(x, x + bb * y**k)
+    return to_polynomial(sympy.expand(shifted), [x, y], "K")
+
+
+def _change_text(along_y: bool, b: Fraction, k: int, names: Sequence[str]) -> str:
+    x, y = names
+    power = x if along_y else y
+    target = y if along_y else x
+    term = f"{format_fraction(b)}*{power}" + (f"**{k}" if k > 1 else "")
+    return f"{target} -> {target} + {term}"
+
+
+def bivariate(K: object, variables: Sequence[object] | None = None) -> RLCT:
+    """lambda and m of K in Q[x, y] at the origin (prior 1), exact, by adapting coordinates.
+
+    Args:
+        K: a polynomial K >= 0 near 0 with K(0) = 0, in at most two variables (sympy
+            expression or text), or a list [f_1, ...] meaning K = sum f_i^2.
+        variables: the two variables in order (default: the free symbols sorted by name; a
+            K in one variable gets a second, absent one).
+
+    Returns:
+        An `RLCT` (scope "local", status "certified") whose ``certificate`` names the changes
+        of variables used (or "the coordinates are adapted as given") and the principal face;
+        ``notes`` give delta and the degree bound of the truncation theorem where it applied.
+
+    Raises:
+        ValueError: "K: ..." for more than two variables, K(0) != 0, K = 0, K negative near 0
+            (a vertex with a negative coefficient or an odd exponent), or an expansion beyond
+            `MAX_TERMS`; "variables: ..." for bad variables.
+    """
+    ideal = isinstance(K, (list, tuple))
+    raw = list(K) if ideal else [K]  # type: ignore[call-overload]
+    if ideal and not raw:
+        raise ValueError("K: the list of generators f_i is empty")
+    expressions = [as_expression(item, "K") for item in raw]
+    if ideal:
+        expressions = [sympy.expand(sum(e**2 for e in expressions))]
+    expr = expressions[0]
+    if expr.is_number:
+        if expr == 0:
+            raise ValueError("K: is identically zero")
+        raise ValueError(f"K: is the constant {expr}, which does not vanish at w = 0")
+    symbols = resolve_variables([expr], variables)
+    if len(symbols) > 2:
+        raise ValueError(
+            f"K: the bivariate engine takes at most two variables, got {len(symbols)} "
+            f"({', '.join(s.name for s in symbols)}); use the Newton engine"
+        )
+    if len(symbols) == 1:
+        symbols = (symbols[0], sympy.Symbol("_absent" if symbols[0].name != "_absent" else "_absent2"))
+    names = [s.name for s in symbols]
+    poly = {e: c for e, c in to_polynomial(expr, symbols, "K").items() if c}
+    if not poly:
+        raise ValueError("K: is identically zero")
+    if (0, 0) in poly:
+        raise ValueError(f"K: K(0) = {poly[(0, 0)]} != 0; K must vanish at w = 0")
+    _check_sign(poly, names)
+
+    degree_x = max(i for i, _ in poly)
+    degree_y = max(j for _, j in poly)
+    changes: list[str] = []
+    notes: list[str] = [f"variables: {', '.join(names)}"]
+    current = poly
+    steps = 0
+    while True:
+        principal = _principal(current)
+        delta = principal.distance
+        degenerate = principal.kind == "edge" and principal.max_real_multiplicity > delta
+        if not degenerate:
+            break
+        assert principal.slope is not None
+        along_y = principal.slope >= 1
+        k_fraction = principal.slope if along_y else 1 / principal.slope
+        if k_fraction.denominator != 1:
+            raise AssertionError(
+                f"K: a root of multiplicity > delta on an edge of slope {principal.slope} "
+                "(impossible by Varchenko's lemma); please report this polynomial"
+            )
+        k = int(k_fraction)
+        high = [(b, m) for b, m in principal.roots if m > delta]
+        if len(high) != 1:
+            raise AssertionError("K: expected exactly one rational root of multiplicity > delta")
+        b, root_multiplicity = high[0]
+        bound = (Fraction(degree_y) + Fraction(1, 2)) * degree_x if along_y else (
+            (Fraction(degree_x) + Fraction(1, 2)) * degree_y
+        )
+        if k >= bound:
+            # Sergeant-Perthuis, Tsigaridas & Tsukahara 2026, Thm 2.11
+            notes.append(
+                f"the adapting change is an infinite series: stopped at degree {k} >= "
+                f"(deg + 1/2) deg = {format_fraction(bound)} (Thm 2.12); lambda = 1/M with M = "
+                f"{root_multiplicity} the multiplicity of the principal root (Thm 2.11)"
+            )
+            return _result(Fraction(1, root_multiplicity), 1, changes, notes, names,
+                           f"truncated after {len(changes)} changes; principal root of multiplicity "
+                           f"{root_multiplicity} > delta = {format_fraction(delta)}")
+        # a root b of R(z) is the branch y = b x^k (z = y / x^k) or x = y^k / b (z = y^k / x):
+        # substituting y -> y + b x^k (x -> x + y^k / b) moves it onto the axis
+        shift = b if along_y else 1 / b
+        changes.append(_change_text(along_y, shift, k, names))
+        current = _substitute(current, along_y, shift, k)
+        steps += 1
+        if steps > 4 * int(bound) + 8:
+            raise AssertionError("K: the Newton distance did not grow as the changes went on")
+    if principal.kind == "vertex":
+        multiplicity, face = 2, "a vertex"
+    elif principal.kind == "unbounded":
+        multiplicity, face = 1, "an unbounded face"
+    else:
+        exact_delta = principal.max_real_multiplicity == delta
+        multiplicity = 2 if exact_delta else 1
+        face = (f"a compact edge of slope {format_fraction(principal.slope or Fraction(0))} whose "
+                f"largest real root multiplicity is {principal.max_real_multiplicity}"
+                + (" = delta" if exact_delta else " < delta"))
+    notes.insert(0, f"Newton distance delta = {format_fraction(delta)} in the final coordinates; "
+                    f"the principal face is {face}")
+    return _result(1 / delta, multiplicity, changes, notes, names, f"principal face: {face}")
+
+
+def _result(value: Fraction, multiplicity: int, changes: list[str], notes: list[str],
+            names: Sequence[str], why: str) -> RLCT:
+    how = "changes of variables " + "; ".join(changes) if changes else "the coordinates are adapted as given"
+    return RLCT(
+        value=value,
+        multiplicity=multiplicity,
+        source=SOURCE,
+        scope="local",
+        certificate=f"certified: adapted coordinates ({how}); {why}",
+        point="w = 0",
+        notes=tuple(notes),
+        status="certified",
+    )
+
+
+def _check_sign(poly: Polynomial, names: Sequence[str]) -> None:
+    """K takes negative values near 0 if a vertex term can be negative (as in the Newton
+    engine: it dominates K along a curve in its normal cone)."""
+    polygon = NewtonPolyhedron(list(poly))
+    for v in polygon.vertices:
+        c = poly[v]
+        if c < 0 or any(e % 2 for e in v):
+            term = f"{c}*" + "*".join(f"{n}**{e}" for n, e in zip(names, v) if e)
+            raise ValueError(f"K: takes negative values near 0: the vertex term {term} of its Newton "
+                             "polygon is not >= 0 on both sides of the axes")
