@@ -73,11 +73,15 @@ def test_bad_input_is_named(K, message):
 
 
 def test_an_expansion_beyond_the_bound_is_refused_not_hung():
-    # the adapting steps y -> y + x^k would go on to k ~ 200 (until x^(4k) passes x^800); expanding
-    # them reaches degree ~1,600: over a million possible terms
-    K = "((1 - x)*y - x**2)**4 + x**800"
-    with pytest.raises(ValueError, match=rf"beyond the bivariate engine's bound of {MAX_TERMS} terms"):
-        bivariate(K)
+    # the root y = x has multiplicity 200 > delta = 100: y -> y + x expands 201 terms of
+    # y-degree up to 200 (and x^202) into 20,302 > MAX_TERMS
+    with pytest.raises(ValueError, match=rf"into 20302 terms, beyond the bivariate engine's bound of {MAX_TERMS}"):
+        bivariate(sympy.expand((y - x) ** 200 + x**202))
+
+
+def test_a_long_but_cheap_adaptation_finishes():
+    # 199 steps y -> y + x^k (k = 2..200) on a polynomial of y-degree 4
+    assert bivariate("((1 - x)*y - x**2)**4 + x**800").value == Fraction(1, 4) + Fraction(1, 800)
 
 
 # --- hypothesis: the Newton engine where it certifies, and invariances -------------------------

@@ -63,7 +63,8 @@ def _json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]
         (["u + v", "--orthant"], "2", 1, "certified"),
         (["u*v", "--orthant"], "1", 2, "certified"),
         (["--ideal", "x**2 - y**3"], "5/12", 1, "certified"),
-        (["(x**2 - y**3)^2"], "5/12", 1, "degenerate"),
+        (["(x**2 - y**3)^2"], "5/12", 1, "certified"),  # the bivariate engine answers
+        (["(x - y)**2 + z**2"], "3/2", 1, "degenerate"),  # 3 variables: Newton upper bound (true: 1)
         (["--ideal", "x*y, x**2 - y**3"], "1/2", 2, "certified"),
         (["--ideal", "x*y", "z"], "1", 2, "certified"),
         (["x**2", "--variables", "x,y", "--prior", "y=1/2"], "1/2", 1, "certified"),
@@ -90,16 +91,31 @@ def test_json_matches_the_api(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_text_output_shows_the_status(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run(["exact", "poly", "(x - y)**2"]) == 0
+    assert _run(["exact", "poly", "(x - y)**2 + z**2"]) == 0
     out = capsys.readouterr().out
     assert "status       = degenerate" in out
     assert "upper bound" in out
+    assert "engine       = newton" in out
+
+
+def test_two_variables_go_to_the_bivariate_engine_when_newton_does_not_certify(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    payload = _json(["(y - x**2)**2 + x**6"], capsys)
+    assert (payload["lambda"], payload["multiplicity"], payload["status"]) == ("2/3", 1, "certified")
+    assert payload["engine"] == "bivariate" and "y -> y + 1*x**2" in payload["certificate"]
+    assert _json(["x**2 + y**4"], capsys)["engine"] == "newton"
+    # with a prior or on the orthant the bivariate engine does not apply: Newton's bound stays
+    assert _json(["(y - x**2)**2 + x**6", "--prior", "x=1"], capsys)["engine"] == "newton"
+    assert _run(["exact", "poly", "(y - x**2)**2 + x**6"]) == 0
+    assert "engine       = bivariate" in capsys.readouterr().out
 
 
 def test_own_parser_and_main_agree(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run_with_own_parser(["exact", "poly", "x**2*y**2", "--json"]) == 0
     own = json.loads(capsys.readouterr().out)
     assert own == newton("x**2*y**2").to_json() | {
+        "engine": "newton",
         "variables": ["x", "y"],
         "domain": "neighbourhood",
         "ideal": False,

@@ -46,7 +46,10 @@ def register(exact_subparsers: Any) -> None:
             "exact only when the status is 'certified' (every compact face polynomial proven "
             "to have no zero on the torus; for --ideal with one generator f also Varchenko's "
             "condition: no singular zero of any face polynomial of f and t > 1); 'degenerate' "
-            "or 'undecided' values are upper bounds on lambda."
+            "or 'undecided' values are upper bounds on lambda. In two variables (no prior, not "
+            "--orthant) such a K goes to the bivariate engine instead, which adapts the "
+            "coordinates (y -> y + b x^k) and is exact for every K in Q[x, y] (Varchenko 1976; "
+            "Phong-Stein-Sturm 1999); the output says which engine answered."
         ),
         epilog=(
             "--verify agreement rule: |estimate - lambda| <= max(3 * stderr, 0.05 * lambda + "
@@ -125,7 +128,19 @@ def run_poly(args: argparse.Namespace) -> int:
         prior_exponents = None if prior is None else resolve_prior(prior, symbols)
     except ValueError as err:
         raise ValueError(_flag(str(err))) from None
+    engine = "newton"
+    if result.status != "certified" and _bivariate_applies(symbols, prior_exponents, domain):
+        from rlct.exact.bivariate import bivariate
+
+        try:
+            result = bivariate(K, variables=symbols)
+        except ValueError as err:
+            raise ValueError(
+                _flag(f"{err} (the Newton engine's upper bound: lambda <= {result.value})")
+            ) from None
+        engine = "bivariate"
     payload = result.to_json()
+    payload["engine"] = engine
     payload["variables"] = [s.name for s in symbols]
     payload["domain"] = domain
     payload["ideal"] = bool(args.ideal)
@@ -142,6 +157,9 @@ def run_poly(args: argparse.Namespace) -> int:
         print(f"{kind} ({domain})")
         print(result.describe())
         print(f"status       = {result.status}")
+        print(f"engine       = {engine}" + (
+            " (the Newton engine did not certify; adapted coordinates in two variables)"
+            if engine == "bivariate" else ""))
         if args.verify:
             oracle = payload["oracle"]
             print(
@@ -150,6 +168,12 @@ def run_poly(args: argparse.Namespace) -> int:
                 f"(tolerance {payload['tolerance']:.4g})"
             )
     return code
+
+
+def _bivariate_applies(symbols: Any, prior: Any, domain: str) -> bool:
+    """The bivariate engine answers for at most two variables, on a neighbourhood of 0, with
+    the prior 1 (`rlct.exact.bivariate`)."""
+    return len(symbols) <= 2 and domain == "neighbourhood" and not any(prior or ())
 
 
 def verify(

@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from math import comb
 
 import sympy
 
@@ -112,19 +113,22 @@ def _edge_roots(
 
 
 def _substitute(poly: Polynomial, along_y: bool, b: Fraction, k: int) -> Polynomial:
-    """K(x, y + b x^k) (``along_y``) or K(x + b y^k, y), expanded exactly."""
-    x, y = sympy.symbols("x y")
-    degree = max(i + k * j if along_y else k * i + j for i, j in poly)
-    terms_bound = (degree + 1) * (degree + 2) // 2
-    if terms_bound > MAX_TERMS:
+    """K(x, y + b x^k) (``along_y``) or K(x + b y^k, y), expanded exactly term by term:
+    x^i (y + b x^k)^j = sum_l C(j, l) b^(j - l) x^(i + k (j - l)) y^l."""
+    expanded_terms = sum((j if along_y else i) + 1 for i, j in poly)
+    if expanded_terms > MAX_TERMS:
         raise ValueError(
-            f"K: adapting the coordinates needs an expansion of degree {degree} (up to "
-            f"{terms_bound} terms), beyond the bivariate engine's bound of {MAX_TERMS} terms"
+            f"K: adapting the coordinates needs an expansion into {expanded_terms} terms, beyond "
+            f"the bivariate engine's bound of {MAX_TERMS} terms"
         )
-    bb = sympy.Rational(b.numerator, b.denominator)
-    expr = sum(sympy.Rational(c.numerator, c.denominator) * x**i * y**j for (i, j), c in poly.items())
-    shifted = expr.subs(y, y + bb * x**k) if along_y else expr.subs(x, x + bb * y**k)
-    return to_polynomial(sympy.expand(shifted), [x, y], "K")
+    out: dict[tuple[int, int], Fraction] = {}
+    for (i, j), c in poly.items():
+        power = j if along_y else i
+        for low in range(power + 1):
+            coefficient = c * comb(power, low) * b ** (power - low)
+            key = (i + k * (power - low), low) if along_y else (low, j + k * (power - low))
+            out[key] = out.get(key, Fraction(0)) + coefficient
+    return {key: c for key, c in out.items() if c}
 
 
 def _change_text(along_y: bool, b: Fraction, k: int, names: Sequence[str]) -> str:
