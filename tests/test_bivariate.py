@@ -72,11 +72,16 @@ def test_bad_input_is_named(K, message):
         bivariate(K)
 
 
-def test_an_expansion_beyond_the_bound_is_refused_not_hung():
-    # the root y = x has multiplicity 200 > delta = 100: y -> y + x expands 201 terms of
-    # y-degree up to 200 (and x^202) into 20,302 > MAX_TERMS
-    with pytest.raises(ValueError, match=rf"into 20302 terms, beyond the bivariate engine's bound of {MAX_TERMS}"):
-        bivariate(sympy.expand((y - x) ** 200 + x**202))
+def test_an_expansion_beyond_the_bound_is_refused_not_hung(monkeypatch):
+    # the root y = x has multiplicity 40 > delta = 20: y -> y + x would expand 41 terms of
+    # y-degree up to 40 (and x^42) into 862 terms; with the bound lowered to 500 it is refused
+    # before expanding (the real bound, MAX_TERMS, is checked the same way)
+    from rlct.exact import bivariate as module
+
+    monkeypatch.setattr(module, "MAX_TERMS", 500)
+    with pytest.raises(ValueError, match=r"into 862 terms, beyond the bivariate engine's bound of 500 terms"):
+        bivariate(sympy.expand((y - x) ** 40 + x**42))
+    assert MAX_TERMS == 200_000
 
 
 def test_a_long_but_cheap_adaptation_finishes():
@@ -164,3 +169,33 @@ def test_the_quadrature_oracle_agrees_on_degenerate_instances(K, lam):
     assert float(exact.value) == pytest.approx(lam)
     assert oracle.estimate == pytest.approx(float(exact.value), abs=1e-4)
     assert oracle.multiplicity_estimate == exact.multiplicity
+
+
+# --- polynomial networks (Sergeant-Perthuis, Tsigaridas & Tsukahara 2026; theory.md sec. 9) -----
+
+t1, t2, u1, u2 = sympy.symbols("t1 t2 u1 u2")
+
+
+def _network_coefficients(depth, power):
+    """The coefficients (in the inputs u) of f = W o s o W o ... o W (depth copies of
+    W = [[t1 + t2, t1^2], [t1^2, t2^2]], s(v) = v^power entrywise): K ~ sum of their squares."""
+    W = sympy.Matrix([[t1 + t2, t1**2], [t1**2, t2**2]])
+    v = W * sympy.Matrix([u1, u2])
+    for _ in range(depth - 1):
+        v = W * v.applyfunc(lambda e: sympy.expand(e**power))
+    return [c for e in v for c in sympy.Poly(sympy.expand(e), u1, u2).coeffs()]
+
+
+@pytest.mark.parametrize(("depth", "power", "lam"), [(1, 2, Fraction(3, 4)), (2, 2, Fraction(1, 4)),
+                                                     (2, 3, Fraction(3, 16))])
+def test_polynomial_networks_agree_with_the_quadrature_oracle(depth, power, lam):
+    """Degenerate for the Newton engine (theory.md sec. 9 lists its bounds 1, 1/3, 1/4); the
+    engine's exact value is checked against the free-energy quadrature of K = sum coeff^2."""
+    from rlct.numeric.oracles import oracle_for_polynomial
+
+    coefficients = _network_coefficients(depth, power)
+    assert newton(coefficients, variables=[t1, t2]).status != "certified"
+    exact = bivariate(coefficients, variables=[t1, t2])
+    assert (exact.value, exact.multiplicity) == (lam, 1)
+    oracle = oracle_for_polynomial(coefficients, [t1, t2], ideal=True, method="quadrature")
+    assert abs(oracle.estimate - float(lam)) <= max(3 * oracle.stderr, 0.01)

@@ -51,7 +51,7 @@ SOURCE = (
     "truncation)"
 )
 # Refuse before expanding a change of variables whose result would exceed this many terms.
-MAX_TERMS = 20_000
+MAX_TERMS = 200_000
 
 
 @dataclass(frozen=True)
