@@ -136,19 +136,25 @@ class PolyCase(Case):
                          row_elements=1 + outputs, build_elements=2 * outputs)
 
     def base_exact(self) -> RLCT:
-        """lambda of one copy at 0: normal crossing for a monomial, else the Newton engine."""
+        """lambda of one copy at 0: normal crossing for a monomial, else the Newton engine, and
+        where that does not certify and f has at most two variables, the bivariate engine
+        (`rlct.exact.bivariate`: exact for every polynomial in two variables)."""
         from rlct import exact
+        from rlct.exact.bivariate import bivariate
 
         exprs, symbols = parse_generators(self.parameters["f"])
         if len(exprs) == 1 and len(sympy.Poly(exprs[0], *symbols).terms()) == 1:
             (exps, _), = sympy.Poly(exprs[0], *symbols).terms()
             return exact.normal_crossing(list(exps))
-        return exact.newton(list(exprs), variables=list(symbols))
+        result = exact.newton(list(exprs), variables=list(symbols))
+        if result.status != "certified" and len(symbols) <= 2:
+            result = bivariate(list(exprs), variables=list(symbols))
+        return result
 
     def exact(self) -> RLCT:
         base = self.base_exact()
         if not base.certificate.startswith(("certified", "closed form")):
-            raise ValueError(f"f: the Newton engine could not certify lambda ({base.certificate})")
+            raise ValueError(f"f: no engine could certify lambda ({base.certificate})")
         copies = self.parameters["copies"]
         value = Fraction(base.value) * copies
         multiplicity = copies * (base.multiplicity - 1) + 1

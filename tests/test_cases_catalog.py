@@ -131,6 +131,15 @@ def test_poly_worked_examples(f, value, multiplicity):
     assert (exact.value, exact.multiplicity) == (value, multiplicity)
 
 
+def test_poly_takes_the_bivariate_engine_where_newton_does_not_certify():
+    # K = (y - x^2)^2 + x^6 / 2-scaled: Newton-degenerate; y -> y + x^2 gives y^2 + x^6
+    exact = PolyCase(f="y - x**2; x**3", copies=3).exact()
+    assert (exact.value, exact.multiplicity) == (3 * Fraction(2, 3), 1)
+    assert "adapted coordinates (changes of variables y -> y + 1*x**2)" in exact.certificate
+    with pytest.raises(ValueError, match="^f: no engine could certify lambda"):
+        PolyCase(f="x - y; z**2").exact()  # three variables, Newton-degenerate
+
+
 def test_poly_loss_is_half_the_sum_of_squares_in_expectation():
     case = PolyCase(f="x*y; y**2", n=200_000, noise_std=0.5)
     target = case.build(seed=0).target
