@@ -687,17 +687,24 @@ def setting_table(
     return table.drop(columns="_bucket").reset_index(drop=True)
 
 
+TOTAL_ERROR_SLACK = 0.01  # recommend the cheapest setting within 1 point of the best total error
+
+
 def recommend(settings_table: pd.DataFrame) -> pd.DataFrame:
-    """Per bucket and estimator: the cheapest setting (fewest chain-gradient rows; at equal cost
-    the smaller median total error against lambda, then sampler error) that meets the targets,
-    or, if none does, the covering setting with the smallest max per-run sampler error, marked
-    as not meeting."""
+    """Per bucket and estimator: among the settings that meet the sampler-error targets (whose
+    readings are faithful to the estimator's own target lambda_beta), the cheapest (fewest
+    chain-gradient rows) of those whose median total error against lambda is within
+    `TOTAL_ERROR_SLACK` of the smallest (a faithful reading of a badly biased lambda_beta, e.g.
+    at a strong localization, is no use to a user); if none meets them, the covering setting
+    with the smallest max per-run sampler error, marked as not meeting."""
     rows = []
     table = with_estimator(settings_table)
     for _key, group in table.groupby(["bucket", "estimator"], sort=False):
         meeting = group[group["meets_targets"]]
         if len(meeting):
-            best = meeting.sort_values(
+            closest = float(meeting["median_run_error"].min())
+            near = meeting[meeting["median_run_error"] <= closest + TOTAL_ERROR_SLACK]
+            best = near.sort_values(
                 ["chain_gradient_rows", "median_run_error", "median_sampler_error"], kind="stable"
             ).iloc[0]
         else:

@@ -656,9 +656,14 @@ def _answer_lines(best: pd.DataFrame, grid: CalibrationGrid) -> list[str]:
             f"expect ±{_pct(row['median_run_error'])} against λ per run (worst run "
             f"{_pct(row['worst_run_error'])}; no reference: the estimator's own bias is not separated)"
         )
+        bias_note = (
+            f" **Its estimator bias ({_signed_pct(bias)}) exceeds {grid.max_target:.0%}: the reading "
+            "is faithful to λ_β but λ_β is far from λ (change nβ or γ, not the sampler).**"
+            if bias is not None and abs(bias) > grid.max_target else ""
+        )
         if row["meets_targets"]:
             lines.append(
-                f"- **{_bucket_words(str(row['bucket']))}** ({who}): use {use}; {expect}. Sampler "
+                f"- **{_bucket_words(str(row['bucket']))}** ({who}): use {use}; {expect}.{bias_note} Sampler "
                 f"error per run: median {_pct(row['median_sampler_error'])}, max "
                 f"{_pct(row['max_sampler_error'])} (targets {grid.median_target:.0%} / "
                 f"{grid.max_target:.0%}); {_num(row['gradient_evaluations'], 3)} gradients, "
@@ -889,9 +894,10 @@ def write_calibration_report(
         "## Recommendation per parameter-count bucket",
         "",
         f"Per bucket of parameter count d and per estimator (ours; devinterp's own where the "
-        f"grid's `estimators` include it), the cheapest setting (fewest chain-gradient rows = "
-        f"chains × steps × batch rows, what a step costs on a model without sufficient "
-        f"statistics) whose **per-run sampler error** |λ̂ − λ_β| / λ_β has median ≤ "
+        f"grid's `estimators` include it), among the settings whose **per-run sampler error** "
+        f"meets the targets, the cheapest (chain-gradient rows = chains × steps × batch rows, what "
+        f"a step costs on a model without sufficient statistics) of those within 1 point of the "
+        f"smallest median total error against λ. The sampler error |λ̂ − λ_β| / λ_β must have median ≤ "
         f"{grid.median_target:.0%} over the bucket's cells (each cell: the mean over its runs) "
         f"and max ≤ {grid.max_target:.0%} over every run, with every cell measured. In a cell "
         "without a reference λ_β the total error |λ̂ − λ| / λ stands in. Beside it, what a user "
