@@ -867,6 +867,11 @@ def write_calibration_report(
     lines = [
         "# LLC calibration report",
         "",
+        *(
+            [f"**Partial: {missing} of the {len(jobs)} planned jobs have no result yet; the answers "
+             "below are as measured so far.**", ""]
+            if missing else []
+        ),
         *answers,
         "",
         "Regenerate with:",
