@@ -167,3 +167,15 @@ def test_report_only_prunes_from_stored_results_and_counts_what_is_missing(tmp_p
     # kept: both settings at d2 seed 0 (stored), then nbeta = 1000 only (5 jobs, none stored)
     assert "**Partial: 5 of the 7 planned jobs have no result yet**" in text
     assert "## Pruned settings" in text and "quadratic/d2 seed 0" in text
+
+
+def test_the_parameter_cap_can_differ_per_device():
+    grid = _grid("[[grid]]\n" + SETTING,
+                 BASE.replace("seeds = 1", "seeds = 1\nmax_parameters = {cpu = 5, cuda = 20}"))
+    assert grid.parameter_cap("cpu") == 5 and grid.parameter_cap("cuda:0") == 20
+    on_cpu = {c.scale: c.runnable for c in calibration_cells(grid, device="cpu", registry=REGISTRY)}
+    on_cuda = {c.scale: c.runnable for c in calibration_cells(grid, device="cuda", registry=REGISTRY)}
+    assert on_cpu == {"d2": True, "d10": False, "d40": False}
+    assert on_cuda == {"d2": True, "d10": True, "d40": False}
+    with pytest.raises(ValueError, match=r"^sweep\.max_parameters: unknown device 'gpu'"):
+        _grid("[[grid]]\n", BASE.replace("seeds = 1", "seeds = 1\nmax_parameters = {gpu = 5}"))

@@ -12,7 +12,8 @@ A grid file has up to three kinds of tables; unknown keys anywhere are rejected 
                                           # it has (plain SGLD, pSGLD), needs the devinterp extra
     cases = ["dln", "rrr"]        # optional; default every registered case
     max_parameters = 1000000      # optional; larger scales are listed as not run, with their
-                                  # cost (default: 1e6 on CPU, 1e8 on CUDA)
+                                  # cost (default: 1e6 on CPU, 1e8 on CUDA); or per device:
+                                  # max_parameters = {cpu = 500000, cuda = 100000000}
     dtype = "float64"
     prune = true                  # optional (default false): run bucket by bucket and seed by
                                   # seed, and skip a setting's remaining jobs once one of its runs
@@ -70,6 +71,7 @@ GRID_KEYS = (
     "psgld_eps",
     "control_variate",
 )
+DEVICE_KINDS = ("cpu", "cuda")
 SELECTOR_KEYS = ("cases", "buckets", "estimators")  # where a sub-grid runs, not settings
 NBETA_SYMBOLS = ("default", "batch")
 SCALE_SYMBOLS = ("smallest", "all")
@@ -271,7 +273,7 @@ class CalibrationGrid:
     cases: tuple[str, ...] | None = None
     case_scales: tuple[tuple[str, str | tuple[str, ...]], ...] = ()
     estimators: tuple[str, ...] = ("rlct",)
-    max_parameters: int | None = None
+    max_parameters: int | tuple[tuple[str, int], ...] | None = None  # one cap, or per device
     dtype: str = "float64"
     prune: bool = False
     median_target: float = 0.05
@@ -299,12 +301,17 @@ class CalibrationGrid:
             )
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"sweep.dtype: expected float32 or float64, got {self.dtype!r}")
-        if self.max_parameters is not None and (
-            isinstance(self.max_parameters, bool) or self.max_parameters < 1
-        ):
-            raise ValueError(
-                f"sweep.max_parameters: expected a positive integer, got {self.max_parameters!r}"
-            )
+        caps = (
+            [] if self.max_parameters is None
+            else [("", self.max_parameters)] if not isinstance(self.max_parameters, tuple)
+            else list(self.max_parameters)
+        )
+        for device, cap in caps:
+            where = "sweep.max_parameters" + (f".{device}" if device else "")
+            if device and device not in DEVICE_KINDS:
+                raise ValueError(f"sweep.max_parameters: unknown device {device!r}; expected {DEVICE_KINDS}")
+            if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+                raise ValueError(f"{where}: expected a positive integer, got {cap!r}")
         for name in ("median_target", "max_target"):
             value = getattr(self, name)
             if not 0 < value:
@@ -333,6 +340,14 @@ class CalibrationGrid:
                         f"grid[{i}].buckets: unknown bucket {bucket!r}; the bucket edges "
                         f"{list(self.bucket_edges)} give {labels}"
                     )
+
+    def parameter_cap(self, device: str) -> int | None:
+        """The grid's parameter cap on ``device`` ("cpu", "cuda" or "cuda:N"), or None (the
+        sweep's default for the device applies)."""
+        if not isinstance(self.max_parameters, tuple):
+            return self.max_parameters
+        kind = "cuda" if device.startswith("cuda") else "cpu"
+        return dict(self.max_parameters).get(kind)
 
     def bucket_labels(self) -> list[str]:
         """The buckets' labels, small to large ("<1e3", "1e3-1e4", ..., ">=1e6")."""
@@ -404,7 +419,14 @@ class CalibrationGrid:
                 raise ValueError(f"sweep.cases: expected a list of case names, got {names!r}")
             kwargs["cases"] = tuple(names)
         if "max_parameters" in sweep:
-            kwargs["max_parameters"] = int(_number("sweep.max_parameters", sweep["max_parameters"]))
+            raw = sweep["max_parameters"]
+            if isinstance(raw, Mapping):
+                kwargs["max_parameters"] = tuple(
+                    (str(k), int(_number(f"sweep.max_parameters.{k}", v, integer=True)))
+                    for k, v in raw.items()
+                )
+            else:
+                kwargs["max_parameters"] = int(_number("sweep.max_parameters", raw))
         if "dtype" in sweep:
             kwargs["dtype"] = sweep["dtype"]
         if "prune" in sweep:
@@ -477,7 +499,10 @@ class CalibrationGrid:
                 },
                 "estimators": list(self.estimators),
                 "cases": None if self.cases is None else list(self.cases),
-                "max_parameters": self.max_parameters,
+                "max_parameters": (
+                    dict(self.max_parameters) if isinstance(self.max_parameters, tuple)
+                    else self.max_parameters
+                ),
                 "dtype": self.dtype,
                 "prune": self.prune,
             },

@@ -743,11 +743,11 @@ def _not_run_lines(not_run: Sequence[dict[str, Any]], cells: pd.DataFrame) -> li
     return [
         "## Not run: cells above this device's parameter cap",
         "",
-        "Planned in the grid (`sweep.max_parameters`; run them with `--device cuda`, where the "
-        "cap is 10⁸). Estimated CPU time here: our estimator's measured seconds per chain step "
-        "per parameter on the same case (its largest cell that ran) × d × the cell's chain "
-        "steps × seeds, assuming cost linear in d; devinterp's jobs (5-10× slower) and the "
-        "Gibbs references are not included.",
+        "Planned in the grid (`sweep.max_parameters`, per device; run them with `--device cuda`, "
+        "where the grid's `cuda` cap applies, 10⁸ by default). Estimated CPU time here: our "
+        "estimator's measured seconds per chain step per parameter on the same case (its "
+        "largest cell that ran) × d × the cell's chain steps × seeds, assuming cost linear in "
+        "d; devinterp's jobs (5-10× slower) and the Gibbs references are not included.",
         "",
         markdown_table(pd.DataFrame(rows)),
         "",

@@ -277,14 +277,15 @@ def calibration_cells(
     registry: Mapping[str, Any] | None = None,
 ) -> list[CalibrationCell]:
     """The case x scale cells of a calibration sweep, each case small to large; cells above
-    the device's parameter cap (``sweep.max_parameters``, else 1e6 on CPU, 1e8 on CUDA) are kept
-    with ``runnable=False``."""
+    the device's parameter cap (``sweep.max_parameters``, one number or per device; else 1e6 on
+    CPU, 1e8 on CUDA) are kept with ``runnable=False``."""
     if registry is None:
         from rlct.cases import registry as load_registry
 
         registry = load_registry()
     chosen = select_cases(cases if cases is not None else grid.cases, registry)
-    limit = grid.max_parameters if grid.max_parameters is not None else _max_parameters(device)
+    cap = grid.parameter_cap(device)
+    limit = cap if cap is not None else _max_parameters(device)
     per_case = dict(grid.case_scales)
     for name in per_case:
         if name not in registry:
