@@ -22,6 +22,7 @@ in tests/test_bivariate.py.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -31,6 +32,7 @@ import torch
 from torch import Tensor
 
 from rlct.cases.base import Case, Footprint, Problem, mala_settings, torch_generator
+from rlct.cases.poly import make_evaluator, monomial_tables
 from rlct.exact import RLCT
 from rlct.exact._validate import as_int
 from rlct.numeric.settings import SamplerSettings
@@ -41,17 +43,20 @@ MAX_OUTPUT_DEGREE = 27  # r^(L-1): the symbolic expansion stays under a few seco
 
 
 @lru_cache(maxsize=16)
-def network_polynomials(depth: int, power: int) -> tuple[tuple[sympy.Expr, ...], tuple[sympy.Expr, sympy.Expr]]:
-    """(coefficients c_alpha(t) of f_t as a polynomial in x, (K numerator, unused)) for the
-    network; the coefficients in a fixed order (both outputs, monomials in x by sympy's order)."""
+def network_terms(depth: int, power: int) -> tuple[tuple[int, tuple[int, int], sympy.Expr], ...]:
+    """f_t(x) as (output k, exponent alpha of x, coefficient c_{k, alpha}(t1, t2)) triples:
+    f_t(x)_k = sum_alpha c_{k, alpha}(t) x^alpha."""
     t1, t2, x1, x2 = sympy.symbols("t1 t2 x1 x2")
     W = sympy.Matrix([[t1 + t2, t1**2], [t1**2, t2**2]])
     v = W * sympy.Matrix([x1, x2])
     for _ in range(depth - 1):
         v = W * v.applyfunc(lambda e: sympy.expand(e**power))
-    outputs = tuple(sympy.expand(e) for e in v)
-    coefficients = tuple(c for e in outputs for c in sympy.Poly(e, x1, x2).coeffs())
-    return coefficients, outputs  # type: ignore[return-value]
+    terms = []
+    for k, output in enumerate(v):
+        poly = sympy.Poly(sympy.expand(output), x1, x2)
+        for alpha, coefficient in zip(poly.monoms(), poly.coeffs()):
+            terms.append((k, (int(alpha[0]), int(alpha[1])), sympy.expand(coefficient)))
+    return tuple(terms)
 
 
 def _gaussian_moment(k: int) -> int:
@@ -59,20 +64,15 @@ def _gaussian_moment(k: int) -> int:
     return 0 if k % 2 else math.prod(range(k - 1, 0, -2))
 
 
-@lru_cache(maxsize=16)
-def population_loss(depth: int, power: int) -> sympy.Expr:
-    """E ||f_t(x)||^2 over x ~ N(0, I_2), exactly (a polynomial in t1, t2)."""
-    x1, x2 = sympy.symbols("x1 x2")
-    _, outputs = network_polynomials(depth, power)
-    total = sympy.Integer(0)
-    for output in outputs:
-        terms = sympy.Poly(output, x1, x2).terms()
-        for (a1, a2), ca in terms:
-            for (b1, b2), cb in terms:
-                moment = _gaussian_moment(a1 + b1) * _gaussian_moment(a2 + b2)
-                if moment:
-                    total += ca * cb * moment
-    return sympy.expand(total)
+def _second_moments(terms: Sequence[tuple[int, tuple[int, int], Any]], moment: Any) -> np.ndarray:
+    """G[p, q] = moment(alpha_p + alpha_q) for terms of the same output (else 0)."""
+    size = len(terms)
+    out = np.zeros((size, size))
+    for p, (kp, ap, _) in enumerate(terms):
+        for q, (kq, aq, _) in enumerate(terms):
+            if kp == kq:
+                out[p, q] = moment(ap[0] + aq[0], ap[1] + aq[1])
+    return out
 
 
 class PNNCase(Case):
@@ -119,9 +119,9 @@ class PNNCase(Case):
         from rlct.exact.bivariate import bivariate
 
         depth, power = self.parameters["depth"], self.parameters["power"]
-        coefficients, _ = network_polynomials(depth, power)
+        coefficients = [c for _, _, c in network_terms(depth, power)]
         t1, t2 = sympy.symbols("t1 t2")
-        result = bivariate(list(coefficients), variables=[t1, t2])
+        result = bivariate(coefficients, variables=[t1, t2])
         return RLCT(
             value=result.value,
             multiplicity=result.multiplicity,
@@ -158,35 +158,67 @@ class PNNCase(Case):
             xb, yb = batch  # (C, b, 2) each
             return scale * (yb - forward(t, xb)).square().sum(dim=2).mean(dim=1)
 
+        # L_n(t) from sufficient statistics (exact; O(P^2) per chain instead of O(n)): with
+        # f_t(x)_k = sum_p c_p(t) x^alpha_p over the terms p of output k,
+        # mean ||y - f||^2 = mean ||y||^2 - 2 c . B + c^T G c, B_p = mean(y_k(p) x^alpha_p),
+        # G_pq = mean(x^(alpha_p + alpha_q)) for p, q of the same output.
+        terms = network_terms(depth, power)
+        t1, t2 = sympy.symbols("t1 t2")
+        exponents, coefficient_table = monomial_tables([c for _, _, c in terms], (t1, t2))
+        evaluate = make_evaluator(exponents, coefficient_table, 1)
+        x64 = x.to(torch.float64)
+        features = torch.stack([x64[:, 0] ** a[0] * x64[:, 1] ** a[1] for _, a, _ in terms], dim=1)
+        outputs = torch.tensor([k for k, _, _ in terms])
+        b_stat = (y.to(torch.float64)[:, outputs] * features).mean(dim=0)
+        g_stat = (features.T @ features) / n
+        g_stat = g_stat * (outputs[:, None] == outputs[None, :])
+        syy = y.to(torch.float64).square().sum(dim=1).mean()
+        b_stat, g_stat = b_stat.to(device=device, dtype=dtype), g_stat.to(device=device, dtype=dtype)
+        syy = syy.to(device=device, dtype=dtype)
+
+        def full_data_loss(t: Tensor) -> Tensor:
+            c = evaluate(t).reshape(t.shape[0], -1)
+            return scale * (syy - 2.0 * c @ b_stat + ((c @ g_stat) * c).sum(dim=1))
+
         target = Target(loss=loss, data=(x.to(device), y.to(device)),
                         w_star=torch.zeros(2, dtype=dtype, device=device),
-                        name=f"pnn[L={depth}, r={power}]")
+                        name=f"pnn[L={depth}, r={power}]", full_data_loss=full_data_loss)
         return Problem(case=self.name, parameters=dict(self.parameters), target=target, exact=self.exact())
 
     def finite_nbeta_reference(self, settings: SamplerSettings) -> float | None:
-        """n beta E[K] under the localized tempered posterior with the population K (exact
-        Gaussian moments), by the nested adaptive quadrature `tempered_mean_nested` with the real
-        roots in t1 of each coefficient c_alpha (at each t2) as breakpoints: K's valley follows
-        them (t1 + t2 = 0 near 0)."""
+        """n beta E[K] under the localized tempered posterior with the population K = c(t)^T
+        G c(t) / (2 sigma^2) (G: exact Gaussian moments), by the nested adaptive quadrature
+        `tempered_mean_nested`, with the real roots in t1 of each coefficient c_p (at each t2)
+        as breakpoints: K's valley follows them (t1 + t2 = 0 near 0)."""
         if settings.localization <= 0:
             return None
         from rlct.numeric.oracles.tempered import tempered_mean_nested
 
         depth, power = self.parameters["depth"], self.parameters["power"]
+        terms = network_terms(depth, power)
         t1, t2 = sympy.symbols("t1 t2")
+        gram = _second_moments(terms, lambda i, j: _gaussian_moment(i) * _gaussian_moment(j))
         scale = 1.0 / (2.0 * self.parameters["noise_std"] ** 2)
-        K = sympy.lambdify((t1, t2), scale * population_loss(depth, power), modules="math")
-        coefficients, _ = network_polynomials(depth, power)
+        coefficients = [c for _, _, c in terms]
+        population = sympy.expand(sum(
+            int(gram[p, q]) * coefficients[p] * coefficients[q]
+            for p in range(len(terms)) for q in range(len(terms)) if gram[p, q]
+        ))
+        K = sympy.lambdify((t1, t2), scale * population, modules="math")
+
+        def potential(a: float, b: float) -> float:
+            return float(K(a, b))
+
         by_t1 = [
-            [sympy.lambdify(t2, c, modules="math") for c in sympy.Poly(e, t1).all_coeffs()]
-            for e in coefficients
-            if e.has(t1)
+            [sympy.lambdify(t2, k, modules="math") for k in sympy.Poly(c, t1).all_coeffs()]
+            for _, _, c in terms
+            if c.has(t1)
         ]
 
         def valleys(at: float) -> list[float]:
             out = []
             for coefficient_list in by_t1:
-                values = [float(c(at)) for c in coefficient_list]
+                values = [float(k(at)) for k in coefficient_list]
                 while values and values[0] == 0.0:
                     values.pop(0)
                 if len(values) > 1:
@@ -194,7 +226,7 @@ class PNNCase(Case):
             return out
 
         nbeta = settings.resolved_nbeta(self.parameters["n"])
-        return tempered_mean_nested(lambda a, b: float(K(a, b)), nbeta, settings.localization, valleys=valleys)
+        return tempered_mean_nested(potential, nbeta, settings.localization, valleys=valleys)
 
     def recommended(self) -> SamplerSettings:
         """Full-batch MALA as for the two-parameter poly cases (`rlct.cases.poly.PolyCase.
