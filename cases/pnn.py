@@ -1,0 +1,235 @@
+"""Polynomial networks in two parameters (Sergeant-Perthuis, Tsigaridas & Tsukahara 2026, "Exact
+Algebraic Computation of Learning Coefficients for Two-Dimensional Singular Models"; theory.md
+sec. 9).
+
+Model: one weight matrix W(t) = [[t1 + t2, t1^2], [t1^2, t2^2]] repeated ``depth`` = L times with
+the activation v -> v^r (entrywise, r = ``power``) between the copies, no biases:
+
+    f_t(x) = W s(W s(... W x)),   s(v) = v^r,   x in R^2,
+
+inputs x ~ N(0, I_2), outputs y = f_{t*}(x) + sigma eps with t* = 0 (so f_{t*} = 0), per-example
+loss ||y - f_t(x)||^2 / (2 sigma^2), hence K(t) = E ||f_t(x)||^2 / (2 sigma^2).
+
+Exact lambda: f_t(x) = sum_alpha c_alpha(t) x^alpha (homogeneous of degree r^(L-1) in x), so
+K = (1 / (2 sigma^2)) c^T G c with G the Gram matrix E[x^alpha x^beta] of the monomials under
+N(0, I_2), positive definite; hence g ||c||^2 <= 2 sigma^2 K <= G_max ||c||^2 and K has the lambda
+and m of sum_alpha c_alpha(t)^2 (the paper's H). That sum is Newton-degenerate (its principal
+edge polynomial is (t1 + t2)^2 ...), and `rlct.exact.bivariate` adapts the coordinates
+(t2 -> t2 - t1) and answers exactly; the values are cross-checked against the quadrature oracle
+in tests/test_bivariate.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import sympy
+import torch
+from torch import Tensor
+
+from rlct.cases.base import Case, Footprint, Problem, mala_settings, torch_generator
+from rlct.cases.poly import make_evaluator, monomial_tables
+from rlct.exact import RLCT
+from rlct.exact._validate import as_int
+from rlct.numeric.settings import SamplerSettings
+from rlct.numeric.target import Target
+
+DATA_STREAM = 2
+MAX_OUTPUT_DEGREE = 27  # r^(L-1): the symbolic expansion stays under a few seconds
+
+
+@lru_cache(maxsize=16)
+def network_terms(depth: int, power: int) -> tuple[tuple[int, tuple[int, int], sympy.Expr], ...]:
+    """f_t(x) as (output k, exponent alpha of x, coefficient c_{k, alpha}(t1, t2)) triples:
+    f_t(x)_k = sum_alpha c_{k, alpha}(t) x^alpha."""
+    t1, t2, x1, x2 = sympy.symbols("t1 t2 x1 x2")
+    W = sympy.Matrix([[t1 + t2, t1**2], [t1**2, t2**2]])
+    v = W * sympy.Matrix([x1, x2])
+    for _ in range(depth - 1):
+        v = W * v.applyfunc(lambda e: sympy.expand(e**power))
+    terms = []
+    for k, output in enumerate(v):
+        poly = sympy.Poly(sympy.expand(output), x1, x2)
+        for alpha, coefficient in zip(poly.monoms(), poly.coeffs()):
+            terms.append((k, (int(alpha[0]), int(alpha[1])), sympy.expand(coefficient)))
+    return tuple(terms)
+
+
+def _gaussian_moment(k: int) -> int:
+    """E[z^k] for z ~ N(0, 1): (k - 1)!! for even k, 0 for odd."""
+    return 0 if k % 2 else math.prod(range(k - 1, 0, -2))
+
+
+def _second_moments(terms: Sequence[tuple[int, tuple[int, int], Any]], moment: Any) -> np.ndarray:
+    """G[p, q] = moment(alpha_p + alpha_q) for terms of the same output (else 0)."""
+    size = len(terms)
+    out = np.zeros((size, size))
+    for p, (kp, ap, _) in enumerate(terms):
+        for q, (kq, aq, _) in enumerate(terms):
+            if kp == kq:
+                out[p, q] = moment(ap[0] + aq[0], ap[1] + aq[1])
+    return out
+
+
+class PNNCase(Case):
+    name = "pnn"
+    description = ("polynomial network W s(W s(... W x)), W = [[t1+t2, t1^2], [t1^2, t2^2]], s = v^r, "
+                   "2 parameters (Sergeant-Perthuis et al. 2026)")
+    scales = {
+        "L1r2": {"depth": 1, "power": 2},
+        "L2r2": {"depth": 2, "power": 2},
+        "L2r3": {"depth": 2, "power": 3},
+        "L2r4": {"depth": 2, "power": 4},
+        "L3r2": {"depth": 3, "power": 2},
+        "L3r3": {"depth": 3, "power": 3},
+    }
+
+    @classmethod
+    def validate(cls, **parameters: Any) -> dict[str, Any]:
+        unknown = set(parameters) - {"depth", "power", "n", "noise_std"}
+        if unknown:
+            raise ValueError(f"{sorted(unknown)[0]}: unknown parameter of case 'pnn'")
+        depth = as_int("depth", parameters.get("depth", 1), minimum=1)
+        power = as_int("power", parameters.get("power", 2), minimum=2)
+        if power ** (depth - 1) > MAX_OUTPUT_DEGREE:
+            raise ValueError(
+                f"depth: power^(depth - 1) = {power ** (depth - 1)} exceeds {MAX_OUTPUT_DEGREE} (the "
+                "output degree in x; the exact expansion would be too large)"
+            )
+        n = as_int("n", parameters.get("n", 100_000), minimum=2)
+        noise_std = parameters.get("noise_std", 1.0)
+        if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)) or not (
+            math.isfinite(noise_std) and noise_std > 0
+        ):
+            raise ValueError(f"noise_std: expected a positive number, got {noise_std!r}")
+        return {"depth": depth, "power": power, "n": n, "noise_std": float(noise_std)}
+
+    @property
+    def dim(self) -> int:
+        return 2
+
+    def footprint(self) -> Footprint:
+        return Footprint(dim=2, n=self.parameters["n"], row_elements=4, build_elements=8)
+
+    def exact(self) -> RLCT:
+        from rlct.exact.bivariate import bivariate
+
+        depth, power = self.parameters["depth"], self.parameters["power"]
+        coefficients = [c for _, _, c in network_terms(depth, power)]
+        t1, t2 = sympy.symbols("t1 t2")
+        result = bivariate(coefficients, variables=[t1, t2])
+        return RLCT(
+            value=result.value,
+            multiplicity=result.multiplicity,
+            source=result.source + "; K ~ sum of the squared coefficients of f_t (Gram matrix of "
+            "Gaussian monomials, positive definite)",
+            scope="local",
+            certificate=result.certificate,
+            point="t* = 0",
+            notes=(f"depth L = {depth}, activation v^{power}", *result.notes),
+        )
+
+    def build(
+        self, *, seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64
+    ) -> Problem:
+        depth, power = self.parameters["depth"], self.parameters["power"]
+        n, sigma = self.parameters["n"], self.parameters["noise_std"]
+        generator = torch_generator(seed, DATA_STREAM)
+        x = torch.randn(n, 2, generator=generator, dtype=dtype)
+        y = sigma * torch.randn(n, 2, generator=generator, dtype=dtype)  # f_{t*} = 0
+        scale = 1.0 / (2.0 * sigma**2)
+
+        def forward(t: Tensor, inputs: Tensor) -> Tensor:
+            """f_t(x) for chains t (C, 2) and inputs (C, b, 2)."""
+            t1, t2 = t[:, 0], t[:, 1]
+            row0 = torch.stack([t1 + t2, t1 * t1], dim=1)
+            row1 = torch.stack([t1 * t1, t2 * t2], dim=1)
+            weights = torch.stack([row0, row1], dim=1)  # (C, 2, 2)
+            v = torch.einsum("cij,cbj->cbi", weights, inputs)
+            for _ in range(depth - 1):
+                v = torch.einsum("cij,cbj->cbi", weights, v.pow(power))
+            return v
+
+        def loss(t: Tensor, batch: tuple[Tensor, ...]) -> Tensor:
+            xb, yb = batch  # (C, b, 2) each
+            return scale * (yb - forward(t, xb)).square().sum(dim=2).mean(dim=1)
+
+        # L_n(t) from sufficient statistics (exact; O(P^2) per chain instead of O(n)): with
+        # f_t(x)_k = sum_p c_p(t) x^alpha_p over the terms p of output k,
+        # mean ||y - f||^2 = mean ||y||^2 - 2 c . B + c^T G c, B_p = mean(y_k(p) x^alpha_p),
+        # G_pq = mean(x^(alpha_p + alpha_q)) for p, q of the same output.
+        terms = network_terms(depth, power)
+        t1, t2 = sympy.symbols("t1 t2")
+        exponents, coefficient_table = monomial_tables([c for _, _, c in terms], (t1, t2))
+        evaluate = make_evaluator(exponents, coefficient_table, 1)
+        x64 = x.to(torch.float64)
+        features = torch.stack([x64[:, 0] ** a[0] * x64[:, 1] ** a[1] for _, a, _ in terms], dim=1)
+        outputs = torch.tensor([k for k, _, _ in terms])
+        b_stat = (y.to(torch.float64)[:, outputs] * features).mean(dim=0)
+        g_stat = (features.T @ features) / n
+        g_stat = g_stat * (outputs[:, None] == outputs[None, :])
+        syy = y.to(torch.float64).square().sum(dim=1).mean()
+        b_stat, g_stat = b_stat.to(device=device, dtype=dtype), g_stat.to(device=device, dtype=dtype)
+        syy = syy.to(device=device, dtype=dtype)
+
+        def full_data_loss(t: Tensor) -> Tensor:
+            c = evaluate(t).reshape(t.shape[0], -1)
+            return scale * (syy - 2.0 * c @ b_stat + ((c @ g_stat) * c).sum(dim=1))
+
+        target = Target(loss=loss, data=(x.to(device), y.to(device)),
+                        w_star=torch.zeros(2, dtype=dtype, device=device),
+                        name=f"pnn[L={depth}, r={power}]", full_data_loss=full_data_loss)
+        return Problem(case=self.name, parameters=dict(self.parameters), target=target, exact=self.exact())
+
+    def finite_nbeta_reference(self, settings: SamplerSettings) -> float | None:
+        """n beta E[K] under the localized tempered posterior with the population K = c(t)^T
+        G c(t) / (2 sigma^2) (G: exact Gaussian moments), by the nested adaptive quadrature
+        `tempered_mean_nested`, with the real roots in t1 of each coefficient c_p (at each t2)
+        as breakpoints: K's valley follows them (t1 + t2 = 0 near 0)."""
+        if settings.localization <= 0:
+            return None
+        from rlct.numeric.oracles.tempered import tempered_mean_nested
+
+        depth, power = self.parameters["depth"], self.parameters["power"]
+        terms = network_terms(depth, power)
+        t1, t2 = sympy.symbols("t1 t2")
+        gram = _second_moments(terms, lambda i, j: _gaussian_moment(i) * _gaussian_moment(j))
+        scale = 1.0 / (2.0 * self.parameters["noise_std"] ** 2)
+        coefficients = [c for _, _, c in terms]
+        population = sympy.expand(sum(
+            int(gram[p, q]) * coefficients[p] * coefficients[q]
+            for p in range(len(terms)) for q in range(len(terms)) if gram[p, q]
+        ))
+        K = sympy.lambdify((t1, t2), scale * population, modules="math")
+
+        def potential(a: float, b: float) -> float:
+            return float(K(a, b))
+
+        by_t1 = [
+            [sympy.lambdify(t2, k, modules="math") for k in sympy.Poly(c, t1).all_coeffs()]
+            for _, _, c in terms
+            if c.has(t1)
+        ]
+
+        def valleys(at: float) -> list[float]:
+            out = []
+            for coefficient_list in by_t1:
+                values = [float(k(at)) for k in coefficient_list]
+                while values and values[0] == 0.0:
+                    values.pop(0)
+                if len(values) > 1:
+                    out += [float(r.real) for r in np.roots(values) if abs(r.imag) < 1e-9]
+            return out
+
+        nbeta = settings.resolved_nbeta(self.parameters["n"])
+        return tempered_mean_nested(potential, nbeta, settings.localization, valleys=valleys)
+
+    def recommended(self) -> SamplerSettings:
+        """Full-batch MALA as for the two-parameter poly cases (`rlct.cases.poly.PolyCase.
+        recommended`: nbeta = 1000, gamma = 1, eps = 3e-4, 20,000 steps), not yet calibrated on
+        these networks (issue 17)."""
+        return mala_settings(step_size=3e-4, steps=20_000, burnin=4_000)

@@ -1,0 +1,42 @@
+"""The pnn case (polynomial networks in two parameters): exact values from the bivariate engine,
+its sufficient-statistics loss against the row-wise loss, and bad input."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+import torch
+
+from rlct.cases import get_case
+
+PNN = get_case("pnn")
+
+
+@pytest.mark.parametrize(("scale", "lam"), [("L1r2", Fraction(3, 4)), ("L2r2", Fraction(1, 4)),
+                                             ("L2r3", Fraction(3, 16)), ("L2r4", Fraction(3, 20)),
+                                             ("L3r2", Fraction(3, 28))])
+def test_exact_values_come_from_the_bivariate_engine(scale, lam):
+    # cross-checked against the quadrature oracle for L <= 2 in tests/test_bivariate.py
+    exact = PNN.at_scale(scale).exact()
+    assert (exact.value, exact.multiplicity) == (lam, 1)
+    assert "adapted coordinates (changes of variables t2 -> t2 + -1*t1)" in exact.certificate
+
+
+@pytest.mark.parametrize("scale", ["L1r2", "L2r3"])
+def test_sufficient_statistics_equal_the_row_wise_loss(scale):
+    problem = PNN.at_scale(scale, n=3000).build(seed=1)
+    target = problem.target
+    t = torch.tensor([[0.1, -0.05], [0.02, 0.3], [0.0, 0.0], [-0.4, 0.4]], dtype=torch.float64)
+    rows = target.loss(t, tuple(d.unsqueeze(0).expand(4, *d.shape) for d in target.data))
+    assert torch.allclose(target.full_data_loss(t), rows, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "field"),
+    [({"depth": 0}, "depth"), ({"power": 1}, "power"), ({"depth": 5, "power": 3}, "depth"),
+     ({"noise_std": -1.0}, "noise_std"), ({"width": 3}, "width")],
+)
+def test_bad_parameters_are_named(parameters, field):
+    with pytest.raises(ValueError, match=rf"^{field}: "):
+        PNN(**parameters)
