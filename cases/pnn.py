@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from rlct.cases.base import Case, Footprint, Problem, mala_settings, torch_generator
-from rlct.cases.poly import make_evaluator, monomial_tables
+from rlct.cases.poly import make_evaluator, monomial_tables, real_root_breakpoints
 from rlct.exact import RLCT
 from rlct.exact._validate import as_int
 from rlct.numeric.settings import SamplerSettings
@@ -209,22 +209,7 @@ class PNNCase(Case):
         def potential(a: float, b: float) -> float:
             return float(K(a, b))
 
-        by_t1 = [
-            [sympy.lambdify(t2, k, modules="math") for k in sympy.Poly(c, t1).all_coeffs()]
-            for _, _, c in terms
-            if c.has(t1)
-        ]
-
-        def valleys(at: float) -> list[float]:
-            out = []
-            for coefficient_list in by_t1:
-                values = [float(k(at)) for k in coefficient_list]
-                while values and values[0] == 0.0:
-                    values.pop(0)
-                if len(values) > 1:
-                    out += [float(r.real) for r in np.roots(values) if abs(r.imag) < 1e-9]
-            return out
-
+        valleys = real_root_breakpoints(coefficients, t1, t2)
         nbeta = settings.resolved_nbeta(self.parameters["n"])
         return tempered_mean_nested(potential, nbeta, settings.localization, valleys=valleys)
 

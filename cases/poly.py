@@ -17,7 +17,7 @@ m = c (m_1 - 1) + 1. The Newton engine checks this rule on small c in the tests.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -84,6 +84,29 @@ def make_evaluator(exponents: Tensor, coeffs: Tensor, copies: int) -> Callable[[
         return monomials @ coeffs.to(device=w.device, dtype=w.dtype)
 
     return evaluate
+
+
+def real_root_breakpoints(
+    exprs: Sequence[sympy.Expr], x: sympy.Symbol, y: sympy.Symbol
+) -> Callable[[float], list[float]]:
+    """At each y, the real roots in x of every polynomial in ``exprs``: the breakpoints that let
+    the nested quadrature `tempered_mean_nested` follow the valleys where K vanishes or nearly so."""
+    # coefficients in y of each polynomial as a polynomial in x, highest degree first
+    coefficients = [
+        [sympy.lambdify(y, c, modules="math") for c in sympy.Poly(e, x).all_coeffs()] for e in exprs
+    ]
+
+    def valleys(at: float) -> list[float]:
+        out = []
+        for coefficient_list in coefficients:
+            values = [float(c(at)) for c in coefficient_list]
+            while values and values[0] == 0.0:
+                values.pop(0)
+            if len(values) > 1:
+                out += [float(r.real) for r in np.roots(values) if abs(r.imag) < 1e-9]
+        return out
+
+    return valleys
 
 
 class PolyCase(Case):
@@ -231,21 +254,7 @@ class PolyCase(Case):
         else:
             x, y = symbols
             scalar = [sympy.lambdify((x, y), e, modules="math") for e in exprs]
-            # coefficients in y of each generator as a polynomial in x, highest degree first
-            coefficients = [
-                [sympy.lambdify(y, c, modules="math") for c in sympy.Poly(e, x).all_coeffs()]
-                for e in exprs
-            ]
-
-            def valleys(at: float) -> list[float]:
-                out = []
-                for coefficient_list in coefficients:
-                    values = [float(c(at)) for c in coefficient_list]
-                    while values and values[0] == 0.0:
-                        values.pop(0)
-                    if len(values) > 1:
-                        out += [float(r.real) for r in np.roots(values) if abs(r.imag) < 1e-9]
-                return out
+            valleys = real_root_breakpoints(exprs, x, y)
 
             def scalar_potential(a: float, b: float) -> float:
                 return scale * sum(g(a, b) ** 2 for g in scalar)

@@ -97,6 +97,11 @@ def parse_skip(
     return tuple(dict.fromkeys(out))
 
 
+def _stored_stats(jobs: Sequence[Job], store: ResultStore) -> SweepStats:
+    """Counts of a run that runs nothing (``report_only``): planned and already stored."""
+    return SweepStats(planned=len(jobs), skipped=sum(store.has(j.id) for j in jobs))
+
+
 def parameter_count(case: Any) -> int:
     """d of a case instance: its ``dim`` attribute if it has one, else built once on the CPU."""
     dim = getattr(case, "dim", None)
@@ -454,8 +459,7 @@ def _run_pruned(
             if run:
                 stats = run_jobs(keep, store, pool, cases=registry, **run_options)
             else:
-                done = sum(store.has(j.id) for j in keep)
-                stats = SweepStats(planned=len(keep), skipped=done)
+                stats = _stored_stats(keep, store)
             total.planned += stats.planned
             total.skipped += stats.skipped
             total.ran += stats.ran
@@ -557,7 +561,7 @@ def validate(
         raise ValueError("cases: no case has a scale to run")
     store = ResultStore(out_dir)
     if report_only:
-        stats = SweepStats(planned=len(jobs), skipped=sum(store.has(j.id) for j in jobs))
+        stats = _stored_stats(jobs, store)
     else:
         stats = run_jobs(
             jobs,
@@ -676,7 +680,7 @@ def calibrate(
             estimator=estimator, registry=registry, retry_errors=retry_errors, progress=progress,
         )
     elif report_only:
-        stats = SweepStats(planned=len(jobs), skipped=sum(store.has(j.id) for j in jobs))
+        stats = _stored_stats(jobs, store)
     else:
         stats = run_jobs(
             jobs,

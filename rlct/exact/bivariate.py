@@ -40,6 +40,7 @@ from math import comb
 
 import sympy
 
+from rlct.exact.newton import _check_vertex_signs
 from rlct.exact.polyhedron import NewtonPolyhedron
 from rlct.exact.polynomial_input import Polynomial, as_expression, resolve_variables, to_polynomial
 from rlct.exact.result import RLCT, format_fraction
@@ -184,7 +185,7 @@ def bivariate(K: object, variables: Sequence[object] | None = None) -> RLCT:
         raise ValueError("K: is identically zero")
     if (0, 0) in poly:
         raise ValueError(f"K: K(0) = {poly[(0, 0)]} != 0; K must vanish at w = 0")
-    _check_sign(poly, names)
+    _check_vertex_signs(poly, NewtonPolyhedron(list(poly)), names, "neighbourhood")
 
     degree_x = max(i for i, _ in poly)
     degree_y = max(j for _, j in poly)
@@ -260,15 +261,3 @@ def _result(value: Fraction, multiplicity: int, changes: list[str], notes: list[
         notes=tuple(notes),
         status="certified",
     )
-
-
-def _check_sign(poly: Polynomial, names: Sequence[str]) -> None:
-    """K takes negative values near 0 if a vertex term can be negative (as in the Newton
-    engine: it dominates K along a curve in its normal cone)."""
-    polygon = NewtonPolyhedron(list(poly))
-    for v in polygon.vertices:
-        c = poly[v]
-        if c < 0 or any(e % 2 for e in v):
-            term = f"{c}*" + "*".join(f"{n}**{e}" for n, e in zip(names, v) if e)
-            raise ValueError(f"K: takes negative values near 0: the vertex term {term} of its Newton "
-                             "polygon is not >= 0 on both sides of the axes")
