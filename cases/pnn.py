@@ -46,16 +46,25 @@ MAX_OUTPUT_DEGREE = 27  # r^(L-1): the symbolic expansion stays under a few seco
 def network_terms(depth: int, power: int) -> tuple[tuple[int, tuple[int, int], sympy.Expr], ...]:
     """f_t(x) as (output k, exponent alpha of x, coefficient c_{k, alpha}(t1, t2)) triples:
     f_t(x)_k = sum_alpha c_{k, alpha}(t) x^alpha."""
-    t1, t2, x1, x2 = sympy.symbols("t1 t2 x1 x2")
-    W = sympy.Matrix([[t1 + t2, t1**2], [t1**2, t2**2]])
-    v = W * sympy.Matrix([x1, x2])
+    from sympy.polys.domains import ZZ
+    from sympy.polys.rings import ring
+
+    t1, t2 = sympy.symbols("t1 t2")
+    # sparse integer polynomials in (x1, x2, t1, t2): sympy.expand (and dense sympy.Poly) take
+    # minutes from L = 3 on
+    _, x1, x2, s1, s2 = ring("x1, x2, t1, t2", ZZ)
+    W = [[s1 + s2, s1**2], [s1**2, s2**2]]
+    v = [W[i][0] * x1 + W[i][1] * x2 for i in range(2)]
     for _ in range(depth - 1):
-        v = W * v.applyfunc(lambda e: sympy.expand(e**power))
+        powered = [e**power for e in v]
+        v = [W[i][0] * powered[0] + W[i][1] * powered[1] for i in range(2)]
     terms = []
     for k, output in enumerate(v):
-        poly = sympy.Poly(sympy.expand(output), x1, x2)
-        for alpha, coefficient in zip(poly.monoms(), poly.coeffs()):
-            terms.append((k, (int(alpha[0]), int(alpha[1])), sympy.expand(coefficient)))
+        by_alpha: dict[tuple[int, int], list[sympy.Expr]] = {}
+        for (a1, a2, e1, e2), c in output.terms():
+            by_alpha.setdefault((a1, a2), []).append(sympy.Integer(int(c)) * t1**e1 * t2**e2)
+        for alpha in sorted(by_alpha, reverse=True):
+            terms.append((k, (int(alpha[0]), int(alpha[1])), sympy.Add(*by_alpha[alpha])))
     return tuple(terms)
 
 
@@ -75,6 +84,21 @@ def _second_moments(terms: Sequence[tuple[int, tuple[int, int], Any]], moment: A
     return out
 
 
+def _sufficient_statistics(depth: int, power: int, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """L_n(t) from sufficient statistics (exact; O(P^2) per chain instead of O(n)): with
+    f_t(x)_k = sum_p c_p(t) x^alpha_p over the terms p of output k,
+    mean ||y - f||^2 = syy - 2 c . B + c^T G c, syy = mean ||y||^2, B_p = mean(y_k(p) x^alpha_p),
+    G_pq = mean(x^(alpha_p + alpha_q)) for p, q of the same output (else 0)."""
+    terms = network_terms(depth, power)
+    n = x.shape[0]
+    features = torch.stack([x[:, 0] ** a[0] * x[:, 1] ** a[1] for _, a, _ in terms], dim=1)
+    outputs = torch.tensor([k for k, _, _ in terms])
+    b_stat = (y[:, outputs] * features).mean(dim=0)
+    g_stat = (features.T @ features) / n
+    g_stat = g_stat * (outputs[:, None] == outputs[None, :])
+    return y.square().sum(dim=1).mean(), b_stat, g_stat
+
+
 class PNNCase(Case):
     name = "pnn"
     description = ("polynomial network W s(W s(... W x)), W = [[t1+t2, t1^2], [t1^2, t2^2]], s = v^r, "
@@ -86,6 +110,8 @@ class PNNCase(Case):
         "L2r4": {"depth": 2, "power": 4},
         "L3r2": {"depth": 3, "power": 2},
         "L3r3": {"depth": 3, "power": 3},
+        "L3r4": {"depth": 3, "power": 4},
+        "L4r2": {"depth": 4, "power": 2},
     }
 
     @classmethod
@@ -137,10 +163,8 @@ class PNNCase(Case):
         self, *, seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64
     ) -> Problem:
         depth, power = self.parameters["depth"], self.parameters["power"]
-        n, sigma = self.parameters["n"], self.parameters["noise_std"]
-        generator = torch_generator(seed, DATA_STREAM)
-        x = torch.randn(n, 2, generator=generator, dtype=dtype)
-        y = sigma * torch.randn(n, 2, generator=generator, dtype=dtype)  # f_{t*} = 0
+        sigma = self.parameters["noise_std"]
+        x, y = self._data(seed, dtype)
         scale = 1.0 / (2.0 * sigma**2)
 
         def forward(t: Tensor, inputs: Tensor) -> Tensor:
@@ -158,21 +182,11 @@ class PNNCase(Case):
             xb, yb = batch  # (C, b, 2) each
             return scale * (yb - forward(t, xb)).square().sum(dim=2).mean(dim=1)
 
-        # L_n(t) from sufficient statistics (exact; O(P^2) per chain instead of O(n)): with
-        # f_t(x)_k = sum_p c_p(t) x^alpha_p over the terms p of output k,
-        # mean ||y - f||^2 = mean ||y||^2 - 2 c . B + c^T G c, B_p = mean(y_k(p) x^alpha_p),
-        # G_pq = mean(x^(alpha_p + alpha_q)) for p, q of the same output.
+        syy, b_stat, g_stat = _sufficient_statistics(depth, power, x.to(torch.float64), y.to(torch.float64))
         terms = network_terms(depth, power)
         t1, t2 = sympy.symbols("t1 t2")
         exponents, coefficient_table = monomial_tables([c for _, _, c in terms], (t1, t2))
         evaluate = make_evaluator(exponents, coefficient_table, 1)
-        x64 = x.to(torch.float64)
-        features = torch.stack([x64[:, 0] ** a[0] * x64[:, 1] ** a[1] for _, a, _ in terms], dim=1)
-        outputs = torch.tensor([k for k, _, _ in terms])
-        b_stat = (y.to(torch.float64)[:, outputs] * features).mean(dim=0)
-        g_stat = (features.T @ features) / n
-        g_stat = g_stat * (outputs[:, None] == outputs[None, :])
-        syy = y.to(torch.float64).square().sum(dim=1).mean()
         b_stat, g_stat = b_stat.to(device=device, dtype=dtype), g_stat.to(device=device, dtype=dtype)
         syy = syy.to(device=device, dtype=dtype)
 
@@ -212,6 +226,50 @@ class PNNCase(Case):
         valleys = real_root_breakpoints(coefficients, t1, t2)
         nbeta = settings.resolved_nbeta(self.parameters["n"])
         return tempered_mean_nested(potential, nbeta, settings.localization, valleys=valleys)
+
+    def _data(self, seed: int, dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
+        n, sigma = self.parameters["n"], self.parameters["noise_std"]
+        generator = torch_generator(seed, DATA_STREAM)
+        x = torch.randn(n, 2, generator=generator, dtype=dtype)
+        y = sigma * torch.randn(n, 2, generator=generator, dtype=dtype)  # f_{t*} = 0
+        return x, y
+
+    def data_reference(self, settings: SamplerSettings, seed: int) -> float | None:
+        """n beta E[L_n(t) - L_n(0)] under the localized tempered posterior of the seed's own data
+        (what an exact sampler reads on the data `build(seed)` makes), by the same nested
+        quadrature as `finite_nbeta_reference` on the empirical potential. It differs from the
+        population lambda_beta by the data fluctuation, of order sqrt(n beta / n) (the linear
+        noise term of L_n at the scale K ~ lambda / n beta). L_n - L_n(0) dips below 0 by O(1/n)
+        near 0: the quadrature runs on L_n - c with c <= its minimum and adds n beta c back."""
+        if settings.localization <= 0:
+            return None
+        from scipy import optimize
+
+        from rlct.numeric.oracles.tempered import tempered_mean_nested
+
+        depth, power = self.parameters["depth"], self.parameters["power"]
+        x, y = self._data(seed)
+        syy, b_stat, g_stat = (v.numpy() for v in _sufficient_statistics(depth, power, x, y))
+        terms = network_terms(depth, power)
+        t1, t2 = sympy.symbols("t1 t2")
+        coefficients = sympy.lambdify((t1, t2), [c for _, _, c in terms], modules="math")
+        scale = 1.0 / (2.0 * self.parameters["noise_std"] ** 2)
+
+        def excess(a: float, b: float) -> float:
+            c = np.asarray(coefficients(a, b), dtype=float)
+            return scale * float(-2.0 * c @ b_stat + c @ g_stat @ c)  # L_n(t) - L_n(0)
+
+        lowest = min(
+            float(optimize.minimize(lambda v: excess(v[0], v[1]), start, method="Nelder-Mead",
+                                    options={"xatol": 1e-10, "fatol": 1e-16}).fun)
+            for start in ([0.0, 0.0], [0.05, -0.05], [-0.05, 0.05], [0.02, 0.02])
+        )
+        shift = min(lowest, 0.0) - 1e-9
+        nbeta = settings.resolved_nbeta(self.parameters["n"])
+        valleys = real_root_breakpoints([c for _, _, c in terms], t1, t2)
+        mean = tempered_mean_nested(lambda a, b: excess(a, b) - shift, nbeta, settings.localization,
+                                    valleys=valleys)
+        return mean + nbeta * shift
 
     def recommended(self) -> SamplerSettings:
         """Full-batch MALA as for the two-parameter poly cases (`rlct.cases.poly.PolyCase.

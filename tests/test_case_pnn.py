@@ -40,3 +40,38 @@ def test_sufficient_statistics_equal_the_row_wise_loss(scale):
 def test_bad_parameters_are_named(parameters, field):
     with pytest.raises(ValueError, match=rf"^{field}: "):
         PNN(**parameters)
+
+
+def _grid_tempered_mean(excess, nbeta, gamma, half_width=4.0, points=2001):
+    """n beta E[V] under exp(-n beta V - gamma |t|^2 / 2) on a fine uniform grid (an independent
+    check of the nested quadrature; the valley of L1r2 is ~ (n beta)^(-1/2) = 0.03 wide)."""
+    import numpy as np
+
+    axis = np.linspace(-half_width, half_width, points)
+    a, b = np.meshgrid(axis, axis, indexing="ij")
+    v = excess(a, b)
+    log_w = -nbeta * (v - v.min()) - 0.5 * gamma * (a * a + b * b)
+    w = np.exp(log_w - log_w.max())
+    return float(nbeta * (w * v).sum() / w.sum())
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_same_data_reference_matches_a_grid_integral():  # ~25 s on an idle core
+    # L1r2: f_t(x) = W x, c(t) = (t1 + t2, t1^2 | t1^2, t2^2); the empirical L_n(t) - L_n(0)
+    # from the data's own sufficient statistics, integrated on a grid
+    import numpy as np
+
+    from rlct.cases.pnn import _sufficient_statistics
+
+    case = PNN.at_scale("L1r2", n=20_000)
+    settings = case.recommended()
+    x, y = case._data(3)
+    _, b_stat, g_stat = (v.numpy() for v in _sufficient_statistics(1, 2, x, y))
+
+    def excess(a, b):
+        c = np.stack([a + b, a * a, a * a, b * b], axis=-1)
+        return 0.5 * (-2.0 * c @ b_stat + np.einsum("...p,pq,...q->...", c, g_stat, c))
+
+    expected = _grid_tempered_mean(excess, 1000.0, 1.0)
+    assert case.data_reference(settings, 3) == pytest.approx(expected, rel=2e-3)

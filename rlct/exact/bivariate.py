@@ -132,6 +132,17 @@ def _substitute(poly: Polynomial, along_y: bool, b: Fraction, k: int) -> Polynom
     return {key: c for key, c in out.items() if c}
 
 
+def _square(poly: Polynomial) -> Polynomial:
+    """poly^2 on exponent dictionaries, exactly."""
+    items = list(poly.items())
+    out: dict[tuple[int, ...], Fraction] = {}
+    for p, (ep, cp) in enumerate(items):
+        for eq, cq in items[p:]:
+            key = tuple(a + b for a, b in zip(ep, eq))
+            out[key] = out.get(key, Fraction(0)) + (cp * cq if ep == eq else 2 * cp * cq)
+    return out
+
+
 def _change_text(along_y: bool, b: Fraction, k: int, names: Sequence[str]) -> str:
     x, y = names
     power = x if along_y else y
@@ -164,14 +175,12 @@ def bivariate(K: object, variables: Sequence[object] | None = None) -> RLCT:
     if ideal and not raw:
         raise ValueError("K: the list of generators f_i is empty")
     expressions = [as_expression(item, "K") for item in raw]
-    if ideal:
-        expressions = [sympy.expand(sum(e**2 for e in expressions))]
-    expr = expressions[0]
-    if expr.is_number:
-        if expr == 0:
+    if all(e.is_number for e in expressions):
+        total = sum(e**2 for e in expressions) if ideal else expressions[0]
+        if total == 0:
             raise ValueError("K: is identically zero")
-        raise ValueError(f"K: is the constant {expr}, which does not vanish at w = 0")
-    symbols = resolve_variables([expr], variables)
+        raise ValueError(f"K: is the constant {total}, which does not vanish at w = 0")
+    symbols = resolve_variables(expressions, variables)
     if len(symbols) > 2:
         raise ValueError(
             f"K: the bivariate engine takes at most two variables, got {len(symbols)} "
@@ -180,7 +189,15 @@ def bivariate(K: object, variables: Sequence[object] | None = None) -> RLCT:
     if len(symbols) == 1:
         symbols = (symbols[0], sympy.Symbol("_absent" if symbols[0].name != "_absent" else "_absent2"))
     names = [s.name for s in symbols]
-    poly = {e: c for e, c in to_polynomial(expr, symbols, "K").items() if c}
+    poly: Polynomial
+    if ideal:  # K = sum f_i^2, squared exactly on the exponent dictionaries (sympy.expand is slow)
+        poly = {}
+        for generator in expressions:
+            for key, c in _square(to_polynomial(generator, symbols, "K")).items():
+                poly[key] = poly.get(key, Fraction(0)) + c
+        poly = {e: c for e, c in poly.items() if c}
+    else:
+        poly = {e: c for e, c in to_polynomial(expressions[0], symbols, "K").items() if c}
     if not poly:
         raise ValueError("K: is identically zero")
     if (0, 0) in poly:
