@@ -105,8 +105,15 @@ def test_two_variables_go_to_the_bivariate_engine_when_newton_does_not_certify(
     assert (payload["lambda"], payload["multiplicity"], payload["status"]) == ("2/3", 1, "certified")
     assert payload["engine"] == "bivariate" and "y -> y + 1*x**2" in payload["certificate"]
     assert _json(["x**2 + y**4"], capsys)["engine"] == "newton"
-    # with a prior or on the orthant the bivariate engine does not apply: Newton's bound stays
-    assert _json(["(y - x**2)**2 + x**6", "--prior", "x=1"], capsys)["engine"] == "newton"
+    # with a prior the changes keep (x -> x, y -> y + x^2 keeps |x| dx dy): y^2 + x^6 with |x|
+    with_prior = _json(["(y - x**2)**2 + x**6", "--prior", "x=1"], capsys)
+    assert (with_prior["engine"], with_prior["lambda"]) == ("bivariate", "5/6")
+    # a prior on the variable that would move: Newton's bound stands, and the output says why
+    refused = _json(["(y - x**2)**2 + x**6", "--prior", "y=1"], capsys)
+    assert refused["engine"] == "newton" and refused["status"] == "degenerate"
+    assert "whose prior exponent 1 is not 0" in refused["bivariate_refused"]
+    assert _run(["exact", "poly", "(y - x**2)**2 + x**6", "--prior", "y=1"]) == 0
+    assert "bivariate    = not used: prior: " in capsys.readouterr().out
     assert _run(["exact", "poly", "(y - x**2)**2 + x**6"]) == 0
     assert "engine       = bivariate" in capsys.readouterr().out
 

@@ -46,10 +46,12 @@ def register(exact_subparsers: Any) -> None:
             "exact only when the status is 'certified' (every compact face polynomial proven "
             "to have no zero on the torus; for --ideal with one generator f also Varchenko's "
             "condition: no singular zero of any face polynomial of f and t > 1); 'degenerate' "
-            "or 'undecided' values are upper bounds on lambda. In two variables (no prior, not "
-            "--orthant) such a K goes to the bivariate engine instead, which adapts the "
-            "coordinates (y -> y + b x^k) and is exact for every K in Q[x, y] (Varchenko 1976; "
-            "Phong-Stein-Sturm 1999); the output says which engine answered."
+            "or 'undecided' values are upper bounds on lambda. In two variables (not --orthant) "
+            "such a K goes to the bivariate engine instead, which adapts the coordinates "
+            "(y -> y + b x^k) and is exact for every K in Q[x, y] (Varchenko 1976; "
+            "Phong-Stein-Sturm 1999); with a prior only where its changes keep the prior "
+            "(otherwise the Newton bound stands and the output says why); the output says which "
+            "engine answered."
         ),
         epilog=(
             "--verify agreement rule: |estimate - lambda| <= max(3 * stderr, 0.05 * lambda + "
@@ -129,18 +131,23 @@ def run_poly(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise ValueError(_flag(str(err))) from None
     engine = "newton"
-    if result.status != "certified" and _bivariate_applies(symbols, prior_exponents, domain):
+    refused = None
+    if result.status != "certified" and _bivariate_applies(symbols, domain):
         from rlct.exact.bivariate import bivariate
 
         try:
-            result = bivariate(K, variables=symbols)
+            result = bivariate(K, variables=symbols, prior=prior_exponents)
+            engine = "bivariate"
         except ValueError as err:
-            raise ValueError(
-                _flag(f"{err} (the Newton engine's upper bound: lambda <= {result.value})")
-            ) from None
-        engine = "bivariate"
+            if not str(err).startswith("prior: the "):
+                raise ValueError(
+                    _flag(f"{err} (the Newton engine's upper bound: lambda <= {result.value})")
+                ) from None
+            refused = str(err)  # a prior the adapting changes would not keep: Newton's bound stands
     payload = result.to_json()
     payload["engine"] = engine
+    if refused is not None:
+        payload["bivariate_refused"] = refused
     payload["variables"] = [s.name for s in symbols]
     payload["domain"] = domain
     payload["ideal"] = bool(args.ideal)
@@ -160,6 +167,8 @@ def run_poly(args: argparse.Namespace) -> int:
         print(f"engine       = {engine}" + (
             " (the Newton engine did not certify; adapted coordinates in two variables)"
             if engine == "bivariate" else ""))
+        if refused is not None:
+            print(f"bivariate    = not used: {refused}")
         if args.verify:
             oracle = payload["oracle"]
             print(
@@ -170,10 +179,10 @@ def run_poly(args: argparse.Namespace) -> int:
     return code
 
 
-def _bivariate_applies(symbols: Any, prior: Any, domain: str) -> bool:
-    """The bivariate engine answers for at most two variables, on a neighbourhood of 0, with
-    the prior 1 (`rlct.exact.bivariate`)."""
-    return len(symbols) <= 2 and domain == "neighbourhood" and not any(prior or ())
+def _bivariate_applies(symbols: Any, domain: str) -> bool:
+    """The bivariate engine answers for at most two variables on a neighbourhood of 0
+    (`rlct.exact.bivariate`; with a monomial prior where its changes of variables keep it)."""
+    return len(symbols) <= 2 and domain == "neighbourhood"
 
 
 def verify(

@@ -27,22 +27,41 @@ compact edge whose K_pi has a real root of multiplicity exactly delta; otherwise
 (pi an unbounded face, or an edge whose real roots all have multiplicity < delta). In the
 truncated case of Thm 2.11 the principal face of the adapted polygon is unbounded: m = 1.
 
-Only the prior phi = 1 near 0 is handled here: the changes y -> y + b x^k keep dx dy but not a
-monomial prior |x|^a |y|^b. `rlct.exact.newton.newton` takes monomial priors where it certifies.
+**Monomial priors** phi = |x|^a |y|^b (a, b >= 0 rational): the diagonal is replaced by the ray
+t (a + 1, b + 1) and delta by the weighted distance t_phi where it meets the boundary of N(K);
+lambda = 1/t_phi with the same criterion on the principal face that ray meets (real roots of
+multiplicity <= t_phi; m as above, with t_phi for delta). This is the toric chart computation
+behind the theorem: on the chart x = u^q, y = u^p v of an edge of weights (q, p) and weighted
+degree N, the pulled-back zeta integrand is u^(-N z + q (a+1) + p (b+1) - 1) |K_E(1, v) + u R|^(-z),
+whose pole from u is (q (a+1) + p (b+1)) / N >= 1/t_phi, and a root v0 != 0 of multiplicity mu
+contributes no larger pole than that while mu <= t_phi (the local polygon then has the vertex
+(N, mu) and the ray (q (a+1) + p (b+1), 1) leaves through its vertical face). Changes of
+variables are used only where they keep the prior: y -> y + c x^k when b = 0, x -> x + c y^k when
+a = 0; with a prior the engine refuses (ValueError "prior: ...") a polygon that would need any
+other change, two roots of multiplicity > t_phi, or the truncation of Thm 2.11 (proved for
+phi = 1). The values are checked against the Newton engine (which takes monomial priors where it
+certifies) and the quadrature oracle with the same prior in tests/test_bivariate.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from math import comb
+from typing import Any
 
 import sympy
 
 from rlct.exact.newton import _check_vertex_signs
 from rlct.exact.polyhedron import NewtonPolyhedron
-from rlct.exact.polynomial_input import Polynomial, as_expression, resolve_variables, to_polynomial
+from rlct.exact.polynomial_input import (
+    Polynomial,
+    as_expression,
+    resolve_prior,
+    resolve_variables,
+    to_polynomial,
+)
 from rlct.exact.result import RLCT, format_fraction
 
 SOURCE = (
@@ -68,10 +87,11 @@ class Principal:
     max_real_multiplicity: int = 0  # the largest multiplicity of a real root off the axes
 
 
-def _principal(poly: Polynomial) -> Principal:
+def _principal(poly: Polynomial, ray: tuple[Fraction, Fraction] = (Fraction(1), Fraction(1))) -> Principal:
+    """The face of N(K) met by the ray t (a + 1, b + 1) (the diagonal for the prior 1)."""
     polygon = NewtonPolyhedron(list(poly))
-    delta = polygon.distance([1, 1])
-    face = polygon.face_through([delta, delta])
+    delta = polygon.distance(list(ray))
+    face = polygon.face_through([delta * ray[0], delta * ray[1]])
     points = [polygon.points[i] for i in range(len(polygon.points)) if face.points >> i & 1]
     if face.support != 0b11:
         return Principal(distance=delta, kind="unbounded")
@@ -151,14 +171,17 @@ def _change_text(along_y: bool, b: Fraction, k: int, names: Sequence[str]) -> st
     return f"{target} -> {target} + {term}"
 
 
-def bivariate(K: object, variables: Sequence[object] | None = None) -> RLCT:
-    """lambda and m of K in Q[x, y] at the origin (prior 1), exact, by adapting coordinates.
+def bivariate(K: object, variables: Sequence[object] | None = None,
+              prior: Mapping[Any, object] | Sequence[object] | None = None) -> RLCT:
+    """lambda and m of K in Q[x, y] at the origin, exact, by adapting coordinates.
 
     Args:
         K: a polynomial K >= 0 near 0 with K(0) = 0, in at most two variables (sympy
             expression or text), or a list [f_1, ...] meaning K = sum f_i^2.
         variables: the two variables in order (default: the free symbols sorted by name; a
             K in one variable gets a second, absent one).
+        prior: exponents (a, b) of a prior |x|^a |y|^b near 0, as a list in variable order or a
+            dict {variable: exponent}; exact non-negative rationals. Default: the prior 1.
 
     Returns:
         An `RLCT` (scope "local", status "certified") whose ``certificate`` names the changes
@@ -168,7 +191,8 @@ def bivariate(K: object, variables: Sequence[object] | None = None) -> RLCT:
     Raises:
         ValueError: "K: ..." for more than two variables, K(0) != 0, K = 0, K negative near 0
             (a vertex with a negative coefficient or an odd exponent), or an expansion beyond
-            `MAX_TERMS`; "variables: ..." for bad variables.
+            `MAX_TERMS`; "variables: ..." for bad variables; "prior: ..." for a bad prior or
+            one the adapting changes would not keep (see the module docstring).
     """
     ideal = isinstance(K, (list, tuple))
     raw = list(K) if ideal else [K]  # type: ignore[call-overload]
@@ -186,8 +210,12 @@ def bivariate(K: object, variables: Sequence[object] | None = None) -> RLCT:
             f"K: the bivariate engine takes at most two variables, got {len(symbols)} "
             f"({', '.join(s.name for s in symbols)}); use the Newton engine"
         )
+    exponents = resolve_prior(prior, symbols)
     if len(symbols) == 1:
         symbols = (symbols[0], sympy.Symbol("_absent" if symbols[0].name != "_absent" else "_absent2"))
+        exponents = (exponents[0], Fraction(0))
+    ray = (exponents[0] + 1, exponents[1] + 1)
+    weighted = any(exponents)
     names = [s.name for s in symbols]
     poly: Polynomial
     if ideal:  # K = sum f_i^2, squared exactly on the exponent dictionaries (sympy.expand is slow)
@@ -208,10 +236,14 @@ def bivariate(K: object, variables: Sequence[object] | None = None) -> RLCT:
     degree_y = max(j for _, j in poly)
     changes: list[str] = []
     notes: list[str] = [f"variables: {', '.join(names)}"]
+    if weighted:
+        notes.append(f"prior |{names[0]}|^{format_fraction(exponents[0])} |{names[1]}|^"
+                     f"{format_fraction(exponents[1])}: weighted distance along the ray t ("
+                     f"{format_fraction(ray[0])}, {format_fraction(ray[1])})")
     current = poly
     steps = 0
     while True:
-        principal = _principal(current)
+        principal = _principal(current, ray)
         delta = principal.distance
         degenerate = principal.kind == "edge" and principal.max_real_multiplicity > delta
         if not degenerate:
@@ -219,13 +251,28 @@ def bivariate(K: object, variables: Sequence[object] | None = None) -> RLCT:
         assert principal.slope is not None
         along_y = principal.slope >= 1
         k_fraction = principal.slope if along_y else 1 / principal.slope
+        high = [(b, m) for b, m in principal.roots if m > delta]
+        if weighted:
+            moved = 1 if along_y else 0
+            why = None
+            if k_fraction.denominator != 1 or len(high) != 1:
+                why = (f"its principal edge (slope {format_fraction(principal.slope)}) has no single "
+                       "rational root of multiplicity > t along an integer power")
+            elif exponents[moved]:
+                why = (f"adapting would move {names[moved]}, whose prior exponent "
+                       f"{format_fraction(exponents[moved])} is not 0")
+            if why is not None:
+                raise ValueError(
+                    f"prior: the bivariate engine cannot adapt K with this prior: {why} (weighted "
+                    f"distance t = {format_fraction(delta)}; a root of multiplicity "
+                    f"{principal.max_real_multiplicity} > t); drop the prior or use the Newton engine's bound"
+                )
         if k_fraction.denominator != 1:
             raise AssertionError(
                 f"K: a root of multiplicity > delta on an edge of slope {principal.slope} "
                 "(impossible by Varchenko's lemma); please report this polynomial"
             )
         k = int(k_fraction)
-        high = [(b, m) for b, m in principal.roots if m > delta]
         if len(high) != 1:
             raise AssertionError("K: expected exactly one rational root of multiplicity > delta")
         b, root_multiplicity = high[0]
@@ -233,6 +280,11 @@ def bivariate(K: object, variables: Sequence[object] | None = None) -> RLCT:
             (Fraction(degree_x) + Fraction(1, 2)) * degree_y
         )
         if k >= bound:
+            if weighted:
+                raise ValueError(
+                    f"prior: the adapting change of K is an infinite series (degree {k} >= "
+                    f"{format_fraction(bound)}); its truncation (Thm 2.11) is proved for the prior 1 only"
+                )
             # Sergeant-Perthuis, Tsigaridas & Tsukahara 2026, Thm 2.11
             notes.append(
                 f"the adapting change is an infinite series: stopped at degree {k} >= "
@@ -260,7 +312,8 @@ def bivariate(K: object, variables: Sequence[object] | None = None) -> RLCT:
         face = (f"a compact edge of slope {format_fraction(principal.slope or Fraction(0))} whose "
                 f"largest real root multiplicity is {principal.max_real_multiplicity}"
                 + (" = delta" if exact_delta else " < delta"))
-    notes.insert(0, f"Newton distance delta = {format_fraction(delta)} in the final coordinates; "
+    distance_name = "weighted Newton distance t" if weighted else "Newton distance delta"
+    notes.insert(0, f"{distance_name} = {format_fraction(delta)} in the final coordinates; "
                     f"the principal face is {face}")
     return _result(1 / delta, multiplicity, changes, notes, names, f"principal face: {face}")
 
