@@ -81,17 +81,41 @@ def study_exact(scale: str) -> dict[str, Any]:
             "certificate": exact.certificate, "exact_seconds": exact_seconds, "references": references}
 
 
-def study_estimates(scale: str, seed: int) -> dict[str, Any]:
+def study_data(scale: str, seed: int) -> dict[str, Any]:
+    """lambda_beta of the seed's own data at each n beta (`PNNCase.data_reference`)."""
     from rlct.cases.pnn import PNNCase
 
     case = PNNCase.at_scale(scale)
-    runs = {"rlct_recommended": _estimate(case, case.recommended(), seed)}
-    data_references = {}
-    for nbeta in NBETAS:
-        runs[f"paper_sgld_nbeta{nbeta:.6g}"] = _estimate(case, _paper_sgld_settings(nbeta), seed)
-        data_references[f"{nbeta:.6g}"] = case.data_reference(_paper_sgld_settings(nbeta), seed)
-    return {"kind": "estimates", "scale": scale, "seed": seed, **case.parameters, "runs": runs,
-            "data_references": data_references}
+    references = {f"{nbeta:.6g}": case.data_reference(_paper_sgld_settings(nbeta), seed) for nbeta in NBETAS}
+    return {"kind": "data", "scale": scale, "seed": seed, **case.parameters, "data_references": references}
+
+
+def study_paper_sgld(scale: str, seed: int) -> dict[str, Any]:
+    from rlct.cases.pnn import PNNCase
+
+    case = PNNCase.at_scale(scale)
+    runs = {f"paper_sgld_nbeta{nbeta:.6g}": _estimate(case, _paper_sgld_settings(nbeta), seed) for nbeta in NBETAS}
+    return {"kind": "estimates", "scale": scale, "seed": seed, **case.parameters, "runs": runs}
+
+
+def recommended_key(scale: str) -> str:
+    """A short key of the scale's current recommended settings: a change of `PNNCase.recommended`
+    re-runs those estimates (and only those)."""
+    import hashlib
+
+    from rlct.cases.pnn import PNNCase
+
+    text = json.dumps(PNNCase.at_scale(scale).recommended().to_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def study_recommended(scale: str, seed: int) -> dict[str, Any]:
+    from rlct.cases.pnn import PNNCase
+
+    case = PNNCase.at_scale(scale)
+    return {"kind": "estimates", "scale": scale, "seed": seed, **case.parameters,
+            "settings_key": recommended_key(scale),
+            "runs": {"rlct_recommended": _estimate(case, case.recommended(), seed)}}
 
 
 def _pct(value: float | None) -> str:
@@ -103,17 +127,22 @@ def _rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     exact = {r["scale"]: r for r in records if r["kind"] == "exact"}
     rows = []
     for scale, e in exact.items():
-        estimates = [r for r in records if r["kind"] == "estimates" and r["scale"] == scale]
+        key = recommended_key(scale)
+        estimates = [r for r in records if r["kind"] == "estimates" and r["scale"] == scale
+                     and r.get("settings_key", key) == key]
+        data = {r["seed"]: r["data_references"] for r in records if r["kind"] == "data" and r["scale"] == scale}
         lam = e["lambda_float"]
         for name in ("rlct_recommended", *(f"paper_sgld_nbeta{nb:.6g}" for nb in NBETAS)):
-            runs = [r["runs"][name] for r in estimates if name in r["runs"]]
-            if not runs:
+            pairs = [(r["runs"][name], data[r["seed"]]) for r in estimates
+                     if name in r["runs"] and r["seed"] in data]
+            if not pairs:
                 continue
+            runs = [run for run, _ in pairs]
             nbeta = runs[0]["nbeta"]
             ref = e["references"].get(f"{nbeta:.6g}", {}).get("lambda_beta")
             values = [run["llc_mean"] for run in runs]
             mean = sum(values) / len(values)
-            data_refs = [r["data_references"][f"{nbeta:.6g}"] for r in estimates if name in r["runs"]]
+            data_refs = [refs[f"{nbeta:.6g}"] for _, refs in pairs]
             sampler = [(v - d) / d for v, d in zip(values, data_refs)]
             data_term = None if ref is None else sum((d - ref) / lam for d in data_refs) / len(data_refs)
             rows.append({
@@ -226,8 +255,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(1)
     for scale in scales:
         jobs = [(f"{scale}-exact.json", lambda s=scale: study_exact(s))]
-        jobs += [(f"{scale}-seed{seed}.json", lambda s=scale, k=seed: study_estimates(s, k))
-                 for seed in range(args.seeds)]
+        for seed in range(args.seeds):
+            jobs += [
+                (f"{scale}-seed{seed}-data.json", lambda s=scale, k=seed: study_data(s, k)),
+                (f"{scale}-seed{seed}-recommended-{recommended_key(scale)}.json",
+                 lambda s=scale, k=seed: study_recommended(s, k)),
+                (f"{scale}-seed{seed}-paper.json", lambda s=scale, k=seed: study_paper_sgld(s, k)),
+            ]
         for name, job in jobs:
             path = out / "results" / name
             if path.exists():
