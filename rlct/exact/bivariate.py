@@ -33,9 +33,11 @@ lambda = 1/t_phi with the same criterion on the principal face that ray meets (r
 multiplicity <= t_phi; m as above, with t_phi for delta). This is the toric chart computation
 behind the theorem: on the chart x = u^q, y = u^p v of an edge of weights (q, p) and weighted
 degree N, the pulled-back zeta integrand is u^(-N z + q (a+1) + p (b+1) - 1) |K_E(1, v) + u R|^(-z),
-whose pole from u is (q (a+1) + p (b+1)) / N >= 1/t_phi, and a root v0 != 0 of multiplicity mu
-contributes no larger pole than that while mu <= t_phi (the local polygon then has the vertex
-(N, mu) and the ray (q (a+1) + p (b+1), 1) leaves through its vertical face). Changes of
+whose candidate threshold from u = 0 is (q (a+1) + p (b+1)) / N >= 1/t_phi, and a real root
+v0 != 0 of K_E(1, .) of multiplicity mu gives no smaller one while mu <= t_phi (the local
+polygon at (0, v0) has the vertex (N, mu) and every point at u-exponent >= N, so the ray
+(q (a+1) + p (b+1), 1) meets its vertical face). This is an argument, not a citation: the
+weighted criterion is checked numerically, not taken from a paper. Changes of
 variables are used only where they keep the prior: y -> y + c x^k when b = 0, x -> x + c y^k when
 a = 0; with a prior the engine refuses (ValueError "prior: ...") a polygon that would need any
 other change, two roots of multiplicity > t_phi, or the truncation of Thm 2.11 (proved for
