@@ -249,7 +249,7 @@ class PNNCase(Case):
 
         depth, power = self.parameters["depth"], self.parameters["power"]
         x, y = self._data(seed)
-        syy, b_stat, g_stat = (v.numpy() for v in _sufficient_statistics(depth, power, x, y))
+        _, b_stat, g_stat = (v.numpy() for v in _sufficient_statistics(depth, power, x, y))  # syy cancels
         terms = network_terms(depth, power)
         t1, t2 = sympy.symbols("t1 t2")
         coefficients = sympy.lambdify((t1, t2), [c for _, _, c in terms], modules="math")
