@@ -75,3 +75,12 @@ def test_same_data_reference_matches_a_grid_integral():  # ~25 s on an idle core
 
     expected = _grid_tempered_mean(excess, 1000.0, 1.0)
     assert case.data_reference(settings, 3) == pytest.approx(expected, rel=2e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("scale", "lam"), [("L3r3", Fraction(3, 52)), ("L3r4", Fraction(1, 28)),
+                                             ("L4r2", Fraction(1, 20))])
+def test_exact_values_of_the_deeper_scales(scale, lam):
+    # 5-30 s each; each equals 3 / (4 (1 + r + ... + r^(L-1))) like the shallower ones
+    exact = PNN.at_scale(scale).exact()
+    assert (exact.value, exact.multiplicity) == (lam, 1)
