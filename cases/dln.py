@@ -37,7 +37,7 @@ from rlct.cases.base import (
     torch_generator,
 )
 from rlct.exact import RLCT, dln
-from rlct.exact._validate import as_int, as_int_list
+from rlct.exact._validate import as_int, as_int_list, as_positive_float
 from rlct.numeric.gibbs import MultilinearGaussian
 from rlct.numeric.settings import SamplerSettings
 from rlct.numeric.target import Target
@@ -150,12 +150,8 @@ class DLNCase(Case):
         if rank > min(widths):
             raise ValueError(f"rank: must be <= the smallest width {min(widths)}, got {rank}")
         n = as_int("n", parameters.get("n", 100_000), minimum=2)
-        noise_std = parameters.get("noise_std", 1.0)
-        if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)) or not (
-            math.isfinite(noise_std) and noise_std > 0
-        ):
-            raise ValueError(f"noise_std: expected a positive number, got {noise_std!r}")
-        return {"widths": widths, "rank": rank, "n": n, "noise_std": float(noise_std)}
+        noise_std = as_positive_float("noise_std", parameters.get("noise_std", 1.0))
+        return {"widths": widths, "rank": rank, "n": n, "noise_std": noise_std}
 
     @property
     def dim(self) -> int:

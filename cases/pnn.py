@@ -34,7 +34,7 @@ from torch import Tensor
 from rlct.cases.base import Case, Footprint, Problem, mala_settings, torch_generator
 from rlct.cases.poly import make_evaluator, monomial_tables, real_root_breakpoints
 from rlct.exact import RLCT
-from rlct.exact._validate import as_int
+from rlct.exact._validate import as_int, as_positive_float
 from rlct.numeric.settings import SamplerSettings
 from rlct.numeric.target import Target
 
@@ -127,12 +127,8 @@ class PNNCase(Case):
                 "output degree in x; the exact expansion would be too large)"
             )
         n = as_int("n", parameters.get("n", 100_000), minimum=2)
-        noise_std = parameters.get("noise_std", 1.0)
-        if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)) or not (
-            math.isfinite(noise_std) and noise_std > 0
-        ):
-            raise ValueError(f"noise_std: expected a positive number, got {noise_std!r}")
-        return {"depth": depth, "power": power, "n": n, "noise_std": float(noise_std)}
+        noise_std = as_positive_float("noise_std", parameters.get("noise_std", 1.0))
+        return {"depth": depth, "power": power, "n": n, "noise_std": noise_std}
 
     @property
     def dim(self) -> int:

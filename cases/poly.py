@@ -16,7 +16,6 @@ m = c (m_1 - 1) + 1. The Newton engine checks this rule on small c in the tests.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
@@ -28,7 +27,7 @@ from torch import Tensor
 
 from rlct.cases.base import Case, Footprint, Problem, mala_settings, torch_generator
 from rlct.exact import RLCT
-from rlct.exact._validate import as_int
+from rlct.exact._validate import as_int, as_positive_float
 from rlct.numeric.settings import SamplerSettings
 from rlct.numeric.target import Target
 
@@ -134,17 +133,8 @@ class PolyCase(Case):
         exprs, _ = parse_generators(parameters["f"])
         copies = as_int("copies", parameters.get("copies", 1), minimum=1)
         n = as_int("n", parameters.get("n", 100_000), minimum=2)
-        noise_std = parameters.get("noise_std", 1.0)
-        if isinstance(noise_std, str):
-            try:
-                noise_std = float(noise_std)
-            except ValueError:
-                raise ValueError(f"noise_std: expected a positive number, got {noise_std!r}") from None
-        if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)) or not (
-            math.isfinite(noise_std) and noise_std > 0
-        ):
-            raise ValueError(f"noise_std: expected a positive number, got {noise_std!r}")
-        return {"f": "; ".join(str(e) for e in exprs), "copies": copies, "n": n, "noise_std": float(noise_std)}
+        noise_std = as_positive_float("noise_std", parameters.get("noise_std", 1.0), text=True)
+        return {"f": "; ".join(str(e) for e in exprs), "copies": copies, "n": n, "noise_std": noise_std}
 
     @property
     def dim(self) -> int:

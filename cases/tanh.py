@@ -27,7 +27,7 @@ from torch import Tensor
 
 from rlct.cases.base import Case, Footprint, Problem, cv_sgld_settings, torch_generator
 from rlct.exact import RLCT
-from rlct.exact._validate import as_int
+from rlct.exact._validate import as_int, as_positive_float
 from rlct.exact.tanh import tanh_network
 from rlct.numeric.settings import SamplerSettings
 from rlct.numeric.target import Target
@@ -121,17 +121,8 @@ class TanhCase(Case):
             raise ValueError(f"{sorted(unknown)[0]}: unknown parameter of case 'tanh'")
         hidden = as_int("hidden", parameters.get("hidden", 1), minimum=1)
         n = as_int("n", parameters.get("n", 100_000), minimum=2)
-        noise_std = parameters.get("noise_std", 1.0)
-        if isinstance(noise_std, str):
-            try:
-                noise_std = float(noise_std)
-            except ValueError:
-                raise ValueError(f"noise_std: expected a positive number, got {noise_std!r}") from None
-        if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)) or not (
-            math.isfinite(noise_std) and noise_std > 0
-        ):
-            raise ValueError(f"noise_std: expected a positive number, got {noise_std!r}")
-        return {"hidden": hidden, "n": n, "noise_std": float(noise_std)}
+        noise_std = as_positive_float("noise_std", parameters.get("noise_std", 1.0), text=True)
+        return {"hidden": hidden, "n": n, "noise_std": noise_std}
 
     @property
     def dim(self) -> int:

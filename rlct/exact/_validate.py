@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
@@ -28,6 +29,20 @@ def as_int(name: str, value: object, *, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
     return value
+
+
+def as_positive_float(name: str, value: object, *, text: bool = False) -> float:
+    """Return ``value`` as a finite float > 0, or raise ``ValueError`` naming ``name``.
+
+    Accepts ints and floats (not bools); with ``text``, also numeric strings (CLI parameters)."""
+    if text and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(f"{name}: expected a positive number, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}: expected a positive number, got {value!r}")
+    return float(value)
 
 
 def as_int_list(
