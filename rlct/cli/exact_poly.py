@@ -133,17 +133,17 @@ def run_poly(args: argparse.Namespace) -> int:
     engine = "newton"
     refused = None
     if result.status != "certified" and _bivariate_applies(symbols, domain):
-        from rlct.exact.bivariate import bivariate
+        from rlct.exact.bivariate import PriorNotKept, bivariate
 
         try:
             result = bivariate(K, variables=symbols, prior=prior_exponents)
             engine = "bivariate"
-        except ValueError as err:
-            if not str(err).startswith("prior: the "):
-                raise ValueError(
-                    _flag(f"{err} (the Newton engine's upper bound: lambda <= {result.value})")
-                ) from None
+        except PriorNotKept as err:
             refused = str(err)  # a prior the adapting changes would not keep: Newton's bound stands
+        except ValueError as err:
+            raise ValueError(
+                _flag(f"{err} (the Newton engine's upper bound: lambda <= {result.value})")
+            ) from None
     payload = result.to_json()
     payload["engine"] = engine
     if refused is not None:

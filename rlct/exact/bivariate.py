@@ -72,6 +72,11 @@ SOURCE = (
     "(multiplicity); Sergeant-Perthuis, Tsigaridas & Tsukahara 2026, Thm 2.11-2.12 (finite "
     "truncation)"
 )
+class PriorNotKept(ValueError):
+    """The engine cannot adapt K without changing the monomial prior (message "prior: the ...");
+    callers may fall back to the Newton engine's bound."""
+
+
 # Refuse before expanding a change of variables whose result would exceed this many terms.
 MAX_TERMS = 200_000
 
@@ -264,7 +269,7 @@ def bivariate(K: object, variables: Sequence[object] | None = None,
                 why = (f"adapting would move {names[moved]}, whose prior exponent "
                        f"{format_fraction(exponents[moved])} is not 0")
             if why is not None:
-                raise ValueError(
+                raise PriorNotKept(
                     f"prior: the bivariate engine cannot adapt K with this prior: {why} (weighted "
                     f"distance t = {format_fraction(delta)}; a root of multiplicity "
                     f"{principal.max_real_multiplicity} > t); drop the prior or use the Newton engine's bound"
@@ -283,7 +288,7 @@ def bivariate(K: object, variables: Sequence[object] | None = None,
         )
         if k >= bound:
             if weighted:
-                raise ValueError(
+                raise PriorNotKept(
                     f"prior: the adapting change of K is an infinite series (degree {k} >= "
                     f"{format_fraction(bound)}); its truncation (Thm 2.11) is proved for the prior 1 only"
                 )
