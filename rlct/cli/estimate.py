@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
@@ -43,6 +44,13 @@ def _batch_size(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"expected an integer or 'full', got {text!r}") from None
 
 
+def _ladder(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "estimate",
@@ -74,6 +82,13 @@ def register(subparsers: Any) -> None:
                    help="floating point precision (default float32)")
     p.add_argument("--chain-method", default="vectorized", choices=CHAIN_METHODS,
                    help="vectorized (default) or sequential (reference)")
+    p.add_argument("--nbeta-ladder", type=_ladder,
+                   help="comma-separated increasing n*beta values (>= 3, top <= n/100), e.g. "
+                   "1e2,1e3,1e4,1e5: run the estimator at each and fit lambda and m from the ladder "
+                   "(rlct.numeric.ladder)")
+    p.add_argument("--step-exponent", type=float,
+                   help="ladder: step size at rung t is step_size * (nbeta / t)^p (default: 0 for "
+                   "mala and hmc, 1 for sgld and psgld)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run, accepts_extra=True)
@@ -120,10 +135,19 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.dtype)
     settings = settings_from_args(args, case.recommended())
+    if args.nbeta_ladder is not None:
+        from rlct.numeric.ladder_fit import check_ladder
+
+        footprint = case.footprint()
+        check_ladder(args.nbeta_ladder, footprint.n if footprint is not None else case.parameters.get("n"))
+        if args.step_exponent is not None and not 0.0 <= args.step_exponent <= 1.0:
+            raise ValueError(f"step_exponent: expected a number in [0, 1], got {args.step_exponent}")
     case.check_memory(settings, device, dtype)  # before anything large is allocated
     exact = case.exact()
     problem = case.build(seed=args.seed, device=device, dtype=dtype)
     progress = not args.no_progress and not args.json and sys.stderr.isatty()
+    if args.nbeta_ladder is not None:
+        return run_ladder(args, case, problem, settings, exact)
     result = estimate_llc(
         problem.target, settings, seed=args.seed, chain_method=args.chain_method, progress=progress
     )
@@ -167,5 +191,67 @@ def run(args: argparse.Namespace) -> int:
     print(f"speed         {result.steps_per_second:.0f} chain-steps/s on {result.device} "
           f"({result.dtype}), {result.wall_time:.1f} s")
     for reason in result.divergence_reasons:
+        print(f"warning       {reason}")
+    return 0
+
+
+def run_ladder(args: argparse.Namespace, case: Any, problem: Any, settings: SamplerSettings, exact: Any) -> int:
+    """``--nbeta-ladder``: the estimator at every rung, the fit of lambda and m, and (where the
+    case computes the exact tempered target) the same fit on the exact rungs, which is the
+    correction's own error with no sampler in it."""
+    from rlct.exact import format_fraction
+    from rlct.numeric.ladder import estimate_llc_ladder
+    from rlct.numeric.ladder_fit import fit_ladder
+
+    result = estimate_llc_ladder(problem.target, settings, args.nbeta_ladder, seed=args.seed,
+                                 step_exponent=args.step_exponent, chain_method=args.chain_method)
+    exact_float = float(exact.value)
+    references = [case.finite_nbeta_reference(r.settings) for r in result.rungs]
+    reference_fit = None
+    if all(v is not None for v in references):
+        reference_fit = fit_ladder(list(result.nbetas), references)
+    fit = result.fit
+    out: dict[str, Any] = {
+        "case": case.name,
+        "parameters": {k: list(v) if isinstance(v, tuple) else v for k, v in case.parameters.items()},
+        "exact_lambda": format_fraction(exact.value),
+        "exact_lambda_float": exact_float,
+        "exact_multiplicity": int(exact.multiplicity),
+        **result.summary(),
+        "relative_error_corrected": (fit.lam - exact_float) / exact_float if fit else None,
+        "relative_error_top_rung": (result.rungs[-1].llc_mean - exact_float) / exact_float,
+        "ladder_references": references if reference_fit else None,
+        "reference_lambda_corrected": reference_fit.lam if reference_fit else None,
+        "reference_m_hat": reference_fit.multiplicity if reference_fit else None,
+        "wall_time": sum(r.wall_time for r in result.rungs),
+    }
+    if args.json:
+        print(json.dumps(out, default=str))
+        return 0
+    print(f"case          {case!r}  (d = {problem.target.dim}, n = {problem.target.n})")
+    print(f"exact lambda  {format_fraction(exact.value)} (~ {exact_float:.6g}), m = {exact.multiplicity}, "
+          f"{exact.scope} at {exact.point}")
+    print("rung  nbeta        step_size   lambda_t (estimate)      R-hat   exact lambda_t")
+    for k, rung in enumerate(result.rungs):
+        ref = references[k]
+        print(f"{k:>4}  {rung.nbeta:<11.4g}  {rung.settings.step_size:<10.3g}  "
+              f"{rung.llc_mean:>10.6g} +- {rung.llc_stderr:<9.3g}  {rung.rhat:<6.4f}  "
+              + (f"{ref:.6g}" if ref is not None else "-"))
+    if fit is None:
+        print("ladder fit    none (fewer than 3 usable rungs)")
+    else:
+        print(f"corrected     lambda = {fit.lam:.6g} +- {fit.lam_stderr:.3g} "
+              f"(error {out['relative_error_corrected']:+.2%}; top rung alone {out['relative_error_top_rung']:+.2%}), "
+              f"m = {fit.multiplicity} (exact {exact.multiplicity}; "
+              + (f"free fit {fit.m_continuous:.2f} +- {fit.m_stderr:.2f}"
+                 if math.isfinite(fit.m_stderr) and fit.m_stderr < 1 else "free fit: m not resolved")
+              + f"), model {fit.model}")
+    if reference_fit is not None:
+        print(f"exact rungs   the same fit on the exact tempered targets: lambda = {reference_fit.lam:.6g} "
+              f"({(reference_fit.lam - exact_float) / exact_float:+.2%}), m = {reference_fit.multiplicity}: the "
+              "correction's own error, without the sampler's")
+    print(f"cost          {result.cost_ratio:.1f} x one run at nbeta {settings.resolved_nbeta(problem.target.n):.6g} "
+          f"({out['wall_time']:.1f} s)")
+    for reason in result.warnings:
         print(f"warning       {reason}")
     return 0

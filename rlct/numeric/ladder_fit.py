@@ -169,9 +169,11 @@ class LadderFit:
 
     @property
     def lam_interval(self) -> tuple[float, float]:
-        """λ̂ ± 2 se, widened to cover the rival's λ ± 2 se where m is not determined."""
-        fits = [self] if self.rival is None else [self, self.rival]
-        return (min(f.lam - 2 * f.lam_stderr for f in fits), max(f.lam + 2 * f.lam_stderr for f in fits))
+        """λ̂ ± 2 se, widened to cover a rival's λ ± 2 se (a rival of another m that fits)."""
+        pairs = [(self.lam, self.lam_stderr)]
+        if self.rival is not None:
+            pairs.append((self.rival.lam, self.rival.lam_stderr))
+        return (min(v - 2 * e for v, e in pairs), max(v + 2 * e for v, e in pairs))
 
     def summary(self) -> dict[str, Any]:
         return {
