@@ -139,7 +139,8 @@ def tempered_mean_nested(
                 tk = tempered_energy(x, y)
                 return tk**moment * math.exp(-tk - 0.5 * localization * (x * x + y * y))
 
-            return float(integrate.quad(integrand, -bound, bound, points=cuts, limit=1000,
+            # QUADPACK needs fewer breakpoints than subintervals (deep networks have many valleys)
+            return float(integrate.quad(integrand, -bound, bound, points=cuts, limit=max(1000, 2 * len(cuts)),
                                         epsabs=tolerance, epsrel=tolerance)[0])
 
         return float(integrate.quad(inner, -bound, bound, points=graded([0.0]), limit=1000,
