@@ -32,6 +32,15 @@ from rlct.numeric.settings import SamplerSettings
 from rlct.numeric.target import Target
 
 DATA_STREAM = 2
+LAU_TABLE1 = ((0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (1, 3), (2, 2), (2, 3), (3, 3))
+
+
+def monomial_text(a: int, b: int) -> str:
+    """``x^a y^b`` as a generator: (1, 2) -> "x*y**2", (0, 3) -> "y**3"."""
+    def power(name: str, k: int) -> list[str]:
+        return [] if k == 0 else [name if k == 1 else f"{name}**{k}"]
+
+    return "*".join(power("x", a) + power("y", b))
 
 
 def parse_generators(
@@ -121,6 +130,12 @@ class PolyCase(Case):
         "20": {"f": "x; y**2", "copies": 10},
         "200": {"f": "x**2; x*y; y**2", "copies": 100},
         "2000": {"f": "x*y**2", "copies": 1000, "n": 50_000},
+        # The normal crossings K = (x^a y^b)^2 of Lau, Furman, Wang, Murfet & Wei (2023, Table 1),
+        # lambda = 1/(2 max(a, b)), m = 2 iff a = b; n = 10^7 so that an n beta ladder up to 10^5
+        # stays below n/100 (`rlct.numeric.ladder`). For a = 0, K does not involve x and the
+        # case has the one parameter y: x would only add an independent N(0, 1/gamma) coordinate
+        # that no loss sees, which changes neither lambda nor any estimate of n beta E[K].
+        **{f"lau-{a}-{b}": {"f": monomial_text(a, b), "n": 10**7} for a, b in LAU_TABLE1},
     }
 
     @classmethod

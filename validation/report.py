@@ -438,6 +438,9 @@ def write_validation_report(
         "",
         markdown_table(_validation_table(cells)),
     ]
+    from rlct.validation.ladder_study import validation_section
+
+    lines += validation_section(cells, root.parent / "ladder" / "ladder.csv")
     problems = cells[cells["messages"].astype(str) != ""] if not cells.empty else cells
     if len(problems):
         lines += ["### Diverged or failed jobs", ""]
