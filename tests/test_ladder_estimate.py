@@ -142,7 +142,8 @@ def test_cli_ladder_text_names_the_exact_rungs(capsys):
     text = capsys.readouterr().out
     assert "corrected     lambda = " in text
     assert "exact rungs   the same fit on the exact tempered targets" in text
-    assert "cost          3.0 x one run at nbeta 1000" in text
+    cost = float(text.split("cost          ")[1].split(" x one run at nbeta 1000")[0])
+    assert cost > 3.0  # three rungs plus the MALA step pilots
 
 
 @pytest.mark.parametrize("ladder, message", [
@@ -161,8 +162,8 @@ def test_cli_bad_ladders_exit_2_with_one_line(capsys, ladder, message):
 
 @pytest.mark.slow
 def test_mala_ladder_on_the_normal_crossing_xy():
-    """K = (xy)^2/2 (lambda = 1/2, m = 2) with the case's MALA (eps = 3e-4 at every rung), 64
-    chains, n = 10^7, seven rungs over 1e2..1e5: lambda within 5% and m = 2 (measured -1.9%; the
+    """K = (xy)^2/2 (lambda = 1/2, m = 2) with the case's MALA (the pilots keep eps = 3e-4 at every
+    rung: acceptance >= 0.73), 64 chains, n = 10^7, seven rungs over 1e2..1e5: lambda within 5% and m = 2 (measured -1.9%; the
     top rung alone reads -6%, the single temperature at 1e3 -25%)."""
     case = PolyCase(f="x*y", n=10_000_000)
     problem = case.build(seed=0)

@@ -7,15 +7,18 @@ rung t_1 < … < t_N on the same data and fits λ_t with the asymptotic forms of
 
 Per rung:
 
-* **Step size** ε_k = ε (t_ref / t_k)^p with t_ref the settings' nβ (n/log n when unset) and
-  p = ``step_exponent``. The curvature of the tempered potential grows like t, so p = 1 keeps
-  ε·curvature fixed: the default for SGLD and pSGLD, whose discretization bias and stability
-  depend on it. MALA and HMC have no step bias (the Metropolis test corrects it), and what
-  limits them at large t is mixing: the flat directions of K relax under the localization at a
-  rate ε·γ, which p = 1 slows 100-fold two decades up the ladder. Their default is p = 0 (one step
-  size for every rung); measured on K = (xy)²/2 with 64 MALA chains and n = 10⁷, p = 0 read the
-  rungs 10² … 10⁵ within −0.2% … −6% of the exact targets (acceptance 1.0 … 0.76), p = 1/2 read
-  the top two −17% and −18%. Every rung reports its acceptance (MALA), R-hat and ESS.
+* **Step size** ε_k = ε (t_ref / t_k)^p with t_ref the settings' nβ (n/log n when unset). The
+  curvature of the tempered potential grows like t, so p = 1 keeps ε·curvature fixed: the rule
+  for SGLD and pSGLD, whose discretization bias and stability depend on it. MALA and HMC have no
+  step bias (the Metropolis test corrects it); what limits them is mixing, and no single p serves:
+  the flat directions of K relax under the localization at a rate ε·γ, which p = 1 slows 100-fold
+  two decades up the ladder, while the regular directions reject a fixed ε at large t. Measured:
+  on K = (xy)²/2 (64 chains, n = 10⁷) p = 0 read the rungs 10² … 10⁵ within −0.2% … −6% of the
+  exact targets and p = 1/2 read the top two −17% and −18%; on K = y²/2, p = 0 had acceptance 0.17
+  and 0.04 at t = 3·10⁴ and 10⁵ and read −5% and −43%. So for MALA and HMC each rung takes **the
+  largest step of the p-grid** `PILOT_EXPONENTS` **whose pilot run accepts at least**
+  `TARGET_ACCEPTANCE` (a pilot of min(2000, steps/10) steps on at most 8 chains per candidate,
+  its own seed stream; counted in the cost). An explicit ``step_exponent`` skips the pilots.
 * **Seed**: rung k samples with the seed derived from ``SeedSequence([seed, LADDER_STREAM, k])``;
   the data are the caller's (one target for every rung).
 * **n ≫ nβ**: the target is nβ E[L_n − L_n(w*)], which follows K only while the data
@@ -28,7 +31,7 @@ Per rung:
   warning; one with some diverged chains keeps the healthy ones (`estimate_llc`) and is named;
   a rung with R-hat > `RHAT_LIMIT` is named as not mixed. Fewer than three usable rungs → no fit.
 
-Cost: the ladder costs the sum of its rungs' gradient evaluations; ``cost_ratio`` divides it by
+Cost: the ladder costs the sum of its rungs' (and pilots') gradient evaluations; ``cost_ratio`` divides it by
 the cost of the single-temperature run at the settings' own nβ (the same settings), and is
 printed by the command line.
 """
@@ -51,12 +54,17 @@ from rlct.numeric.target import Target
 
 LADDER_STREAM = 7949  # SeedSequence key of the rungs' sampler seeds
 RHAT_LIMIT = 1.1
-STEP_EXPONENTS = {"mala": 0.0, "hmc": 0.0, "sgld": 1.0, "psgld": 1.0, "gibbs": 0.0}
+PILOT_STREAM = 7951  # SeedSequence key of the pilot runs' seeds
+METROPOLIS_SAMPLERS = ("mala", "hmc")
+PILOT_EXPONENTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+TARGET_ACCEPTANCE = 0.6
+PILOT_CHAINS = 8
 
 
 def default_step_exponent(sampler: str) -> float:
-    """p of the step-size rule for ``sampler`` (module docstring)."""
-    return STEP_EXPONENTS.get(sampler, 1.0)
+    """p of the fixed step-size rule for ``sampler``: 1 for the SGLD family, 0 for the others
+    (whose rungs are tuned by pilots unless p is given; module docstring)."""
+    return 0.0 if sampler in (*METROPOLIS_SAMPLERS, "gibbs") else 1.0
 
 
 def rung_seed(seed: int, rung: int) -> int:
@@ -85,7 +93,8 @@ class LadderResult:
         rungs: the `LLCResult` of every rung, in ladder order.
         used: (rung,) True where the rung entered the fit.
         warnings: the fit's warnings and the rungs' flags.
-        cost_ratio: gradient evaluations of the ladder / those of one run at the settings' nβ.
+        cost_ratio: gradient evaluations of the ladder (pilots included) / those of one run at the
+            settings' nβ.
     """
 
     fit: LadderFit | None
@@ -121,6 +130,35 @@ def _cost(settings: SamplerSettings) -> float:
     return float(settings.chains * settings.steps * settings.gradients_per_step)
 
 
+def tuned_rung_settings(target: Target, settings: SamplerSettings, nbeta: float, *, seed: int, rung: int,
+                        device: Any = "auto") -> tuple[SamplerSettings, dict[str, Any]]:
+    """For MALA and HMC: the rung's settings with the largest step of ε (t_ref / t)^p, p in
+    `PILOT_EXPONENTS`, whose pilot accepts ≥ `TARGET_ACCEPTANCE` (the smallest step when none
+    does); other samplers: the fixed rule. Returns the settings and the pilots' record (chosen p,
+    each pilot's acceptance, their cost in chain-gradient evaluations)."""
+    if settings.sampler not in METROPOLIS_SAMPLERS:
+        return rung_settings(settings, nbeta, target.n), {"step_exponent": default_step_exponent(settings.sampler),
+                                                          "pilot_acceptance": [], "pilot_cost": 0.0}
+    pilot_steps = max(200, min(2000, settings.steps // 10))
+    accepted: list[float] = []
+    cost = 0.0
+    chosen = rung_settings(settings, nbeta, target.n, PILOT_EXPONENTS[-1])
+    exponent = PILOT_EXPONENTS[-1]
+    for k, p in enumerate(PILOT_EXPONENTS):
+        candidate = rung_settings(settings, nbeta, target.n, p)
+        pilot = candidate.replace(steps=pilot_steps, burnin=pilot_steps // 2,
+                                  chains=min(settings.chains, PILOT_CHAINS))
+        pilot_seed = int(seed_sequence(seed, PILOT_STREAM, rung, k).generate_state(1, dtype=np.uint32)[0] >> 1)
+        result = estimate_llc(target, pilot, seed=pilot_seed, device=device)
+        cost += _cost(pilot)
+        rate = float(np.mean(result.acceptance_rate)) if result.acceptance_rate is not None else 1.0
+        accepted.append(rate)
+        if rate >= TARGET_ACCEPTANCE:
+            chosen, exponent = candidate, p
+            break
+    return chosen, {"step_exponent": exponent, "pilot_acceptance": accepted, "pilot_cost": cost}
+
+
 def estimate_llc_ladder(
     target: Target,
     settings: SamplerSettings,
@@ -140,8 +178,8 @@ def estimate_llc_ladder(
         settings: the sampler settings at their own nβ (the step size is scaled per rung).
         nbetas: the ladder (≥ 3 increasing positive values, top ≤ ``max_fraction_of_n``·n).
         seed: root seed of the rungs' sampler seeds (`rung_seed`).
-        step_exponent: p of ε_k = ε (t_ref / t_k)^p, in [0, 1]; None: by sampler
-            (`default_step_exponent`).
+        step_exponent: p of ε_k = ε (t_ref / t_k)^p, in [0, 1]; None: MALA and HMC tune each
+            rung by pilots (`tuned_rung_settings`), the SGLD family takes p = 1.
         rel_floor: passed to `rlct.numeric.ladder_fit.fit_ladder` (None: its default).
     """
     ladder = check_ladder(nbetas, target.n, max_fraction_of_n=max_fraction_of_n)
@@ -150,8 +188,13 @@ def estimate_llc_ladder(
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
     rungs, used, warnings = [], [], []
+    pilot_cost = 0.0
     for k, nbeta in enumerate(ladder):
-        rung = rung_settings(settings, float(nbeta), target.n, step_exponent)
+        if step_exponent is None:
+            rung, pilots = tuned_rung_settings(target, settings, float(nbeta), seed=seed, rung=k, device=device)
+            pilot_cost += pilots["pilot_cost"]
+        else:
+            rung = rung_settings(settings, float(nbeta), target.n, step_exponent)
         result = estimate_llc(target, rung, seed=rung_seed(seed, k), device=device, chain_method=chain_method)
         rungs.append(result)
         ok = math.isfinite(result.llc_mean) and math.isfinite(result.llc_stderr)
@@ -174,6 +217,6 @@ def estimate_llc_ladder(
         warnings = list(fit.warnings) + warnings
     else:
         warnings.append(f"no fit: {len(usable)} usable rungs (need 3)")
-    cost_ratio = sum(_cost(r.settings) for r in rungs) / _cost(settings)
+    cost_ratio = (sum(_cost(r.settings) for r in rungs) + pilot_cost) / _cost(settings)
     return LadderResult(fit=fit, rungs=tuple(rungs), used=tuple(used), warnings=tuple(warnings),
                         cost_ratio=cost_ratio)
