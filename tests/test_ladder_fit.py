@@ -162,3 +162,14 @@ def test_bad_values_are_refused():
         fit_ladder([1e2, 1e3, 1e4], [1.0, 1.0, 1.0], rel_floor=0.0)
     with pytest.raises(ValueError, match="max_multiplicity"):
         fit_ladder([1e2, 1e3, 1e4], [1.0, 1.0, 1.0], max_multiplicity=5)
+
+
+def test_m_3_is_a_candidate_on_request():
+    """λ_t = λ − 1/(x + 1) − 1/(x + 3) (m = 3): with max_multiplicity=3 the fit reads m = 3 and λ
+    within 0.5%; by default (m ≤ 2) it cannot read m = 3."""
+    x = np.log(HALF_DECADES)
+    values = 2.0 - 1.0 / (x + 1.0) - 1.0 / (x + 3.0)
+    fit = fit_ladder(HALF_DECADES, values, max_multiplicity=3)
+    assert fit.multiplicity == 3 and abs(fit.lam - 2.0) < 0.01
+    default = fit_ladder(HALF_DECADES, values)
+    assert default.multiplicity != 3

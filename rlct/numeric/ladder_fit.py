@@ -34,7 +34,10 @@ name                   m   λ_t(x)                                              
 ``log+power``          2   λ − 1/(x + a) + c e^{−κ(x − x_max)}                     4
 =====================  ==  ======================================================  ===
 
-with every x + a_j ≥ `MIN_SHIFT` on the ladder (P > 0 there) and κ·(x_max − x_min) ≥
+``log2`` (m = 3) is a candidate only with ``max_multiplicity=3``: on the noise-free ladders of
+the Lau et al. Table 1 set its two free shifts mimicked the power correction of the m = 2
+monomials (x²y², x³y³ read m = 3 with λ 7–13% high), so the default stops at m = 2. The models
+hold every x + a_j ≥ `MIN_SHIFT` on the ladder (P > 0 there) and κ·(x_max − x_min) ≥
 `MIN_DECAY`: a power correction that does not fall by e² across the ladder cannot be told apart
 from a log term, and is not admitted. A model is fitted only if the ladder has at least k + 1
 rungs. χ² is weighted by σ_i² = se_i² + (``rel_floor``·λ_{t_i})². **Selection** is by nested
