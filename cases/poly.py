@@ -230,6 +230,24 @@ class PolyCase(Case):
                         full_data_loss=full_data_loss)
         return Problem(case=self.name, parameters=dict(self.parameters), target=target, exact=self.exact())
 
+    def population_loss(self, device: str | torch.device = "cpu") -> Callable[[Tensor], Tensor]:
+        """The population loss L(w) = (1 / (2 sigma^2)) (sigma^2 F + ||f(w)||^2) (n = infinity: E x^2 = 1,
+        E x y = f(w*) = 0, E ||y||^2 = sigma^2 F), so that L(w) - L(w*) = K(w) exactly. Put in place of
+        ``Target.full_data_loss`` it lets a full-batch sampler (MALA, HMC) sample the tempered
+        posterior of K itself, free of the data's fluctuation (`rlct.validation.ladder_study`);
+        minibatch samplers still see the sampled rows."""
+        exprs, symbols = parse_generators(self.parameters["f"])
+        exponents, coeffs = monomial_tables(exprs, symbols)
+        copies, sigma = self.parameters["copies"], self.parameters["noise_std"]
+        f = make_evaluator(exponents.to(device), coeffs.to(device), copies)
+        outputs = copies * coeffs.shape[1]
+        scale = 1.0 / (2.0 * sigma**2)
+
+        def loss(w: Tensor) -> Tensor:
+            return scale * (sigma**2 * outputs + f(w).reshape(w.shape[0], outputs).square().sum(dim=1))
+
+        return loss
+
     def finite_nbeta_reference(self, settings: SamplerSettings) -> float | None:
         """copies x n beta E[K_1] for one copy (the copies are independent under the product
         posterior), for one or two variables per copy. Monomial generators (K vanishes only on

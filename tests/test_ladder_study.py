@@ -71,3 +71,16 @@ def test_validation_section_puts_the_correction_beside_one_temperature(tmp_path)
 def test_unknown_cell_exits_2(capsys):
     assert ladder_study.main(["--cells", "nope", "--report-only"]) == 2
     assert "unknown cell 'nope'" in capsys.readouterr().err
+
+
+def test_population_loss_is_k_itself():
+    """`PolyCase.population_loss` minus its value at w* is K: the Table 1 cells sample K, no data."""
+    import torch
+
+    from rlct.cases.poly import PolyCase
+
+    loss = PolyCase.at_scale("lau-2-3").population_loss()
+    w = torch.tensor([[0.0, 0.0], [1.5, -0.5], [0.3, 2.0]], dtype=torch.float64)
+    k = (w[:, 0] ** 2 * w[:, 1] ** 3) ** 2 / 2
+    assert torch.allclose(loss(w) - loss(w[:1]), k)
+    assert all(c.population for c in cells() if c.case == "poly")
