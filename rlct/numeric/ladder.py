@@ -26,7 +26,9 @@ Per rung:
   checked before anything runs. For K = (xy)²/2 the data shift the zero set to the hyperbola
   xy = s with s ~ N(0, 1/n), which cuts off the log term of m = 2 below |x|, |y| ~ n^(-1/4): with
   MALA, 64 chains and n = 10⁶ the rungs read −1.0% at t = n/100 and −13.5% at t = n/10 against
-  the population value.
+  the population value. Along a quartic direction the shift is of order √(t/n), not t/n: on
+  K = y⁴/2 with n = 10⁷ the rungs read +5%, +7% and +14% at t = 10⁴, 3·10⁴, 10⁵. So n/100 is a
+  floor, not a guarantee: above t = n/10⁴ the result carries a warning with √(t_max/n).
 * **Flags**: a rung whose every chain diverged (NaN or escape) is dropped from the fit with a
   warning; one with some diverged chains keeps the healthy ones (`estimate_llc`) and is named;
   a rung with R-hat > `RHAT_LIMIT` is named as not mixed. Fewer than three usable rungs → no fit.
@@ -54,6 +56,7 @@ from rlct.numeric.target import Target
 
 LADDER_STREAM = 7949  # SeedSequence key of the rungs' sampler seeds
 RHAT_LIMIT = 1.1
+DATA_WARNING_FRACTION = 1e-4  # above t = n * this, warn of the data's sqrt(t/n) fluctuation
 PILOT_STREAM = 7951  # SeedSequence key of the pilot runs' seeds
 METROPOLIS_SAMPLERS = ("mala", "hmc")
 PILOT_EXPONENTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -208,6 +211,10 @@ def estimate_llc_ladder(
                             "chains diverged (excluded)")
         if not result.rhat <= RHAT_LIMIT:
             warnings.append(f"rung nbeta = {nbeta:g}: not mixed (R-hat {result.rhat:.3f}, ESS {result.ess:.0f})")
+    if ladder[-1] > DATA_WARNING_FRACTION * target.n:
+        warnings.append(f"data fluctuation: the top rung is n/{target.n / ladder[-1]:.3g}; along quartic (or "
+                        f"flatter) directions of K the data move lambda_t by up to ~sqrt(t/n) = "
+                        f"{math.sqrt(ladder[-1] / target.n):.1%} (raise n to shrink it)")
     fit = None
     usable = [r for r, ok in zip(rungs, used) if ok]
     if len(usable) >= 3:
