@@ -87,8 +87,8 @@ def register(subparsers: Any) -> None:
                    "1e2,1e3,1e4,1e5: run the estimator at each and fit lambda and m from the ladder "
                    "(rlct.numeric.ladder)")
     p.add_argument("--step-exponent", type=float,
-                   help="ladder: step size at rung t is step_size * (nbeta / t)^p (default: 0 for "
-                   "mala and hmc, 1 for sgld and psgld)")
+                   help="ladder: step size at rung t is step_size * (nbeta / t)^p (default: mala and "
+                   "hmc take the largest p-grid step a pilot accepts at >= 0.6; sgld and psgld p = 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run, accepts_extra=True)
