@@ -196,6 +196,9 @@ def estimate_llc_ladder(
         if step_exponent is None:
             rung, pilots = tuned_rung_settings(target, settings, float(nbeta), seed=seed, rung=k, device=device)
             pilot_cost += pilots["pilot_cost"]
+            if pilots["pilot_acceptance"] and max(pilots["pilot_acceptance"]) < TARGET_ACCEPTANCE:
+                warnings.append(f"rung nbeta = {nbeta:g}: no pilot step reached acceptance {TARGET_ACCEPTANCE:g} "
+                                f"(best {max(pilots['pilot_acceptance']):.2f}); ran at the smallest step")
         else:
             rung = rung_settings(settings, float(nbeta), target.n, step_exponent)
         result = estimate_llc(target, rung, seed=rung_seed(seed, k), device=device, chain_method=chain_method)
