@@ -369,10 +369,11 @@ def validation_section(cells_frame: Any, ladder_csv: Path) -> list[str]:
     return [
         "## One temperature against a ladder of nβ",
         "",
-        f"The ladder correction (`python -m rlct.validation.ladder_study`, report in `{ladder_csv.parent}/`) "
-        f"{verdict}. The corrected λ̂ fits the sampler's λ_t on a ladder of nβ (with n raised so that nβ ≤ n/100, "
-        "so its data differ from this report's); m̂ is the m of the fitted form; 'exact rungs' is the same fit on "
-        "the exact targets (no sampler): the correction's own error.",
+        f"The ladder correction (`python -m rlct.validation.ladder_study`, report in "
+        f"[../{ladder_csv.parent.name}](../{ladder_csv.parent.name}/README.md)) {verdict}. The corrected λ̂ "
+        "fits the sampler's λ_t on a ladder of nβ (the poly cells on the population loss, n = ∞; the others "
+        "with n raised so that nβ ≤ n/100), so its data differ from this report's; m̂ is the m of the fitted "
+        "form; 'exact rungs' is the same fit on the exact targets (no sampler): the correction's own error.",
         "",
         markdown_table(frame),
     ]
