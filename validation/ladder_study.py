@@ -41,7 +41,7 @@ import torch
 
 from rlct.validation.store import atomic_write_json, atomic_write_text
 
-HALF_DECADES_TO_1E5 = tuple(10 ** (2 + k / 2) for k in range(7))
+HALF_DECADES_TO_1E7 = tuple(10 ** (2 + k / 2) for k in range(11))
 SINGLE_NBETA = 1000.0
 LAU_CHAINS, LAU_STEPS, LAU_BURNIN = 32, 20_000, 4_000
 
@@ -66,7 +66,7 @@ def cells() -> list[Cell]:
     from rlct.cases.poly import LAU_TABLE1
 
     out = [
-        Cell(f"lau-{a}-{b}", "poly", f"lau-{a}-{b}", {}, HALF_DECADES_TO_1E5, LAU_CHAINS, LAU_STEPS,
+        Cell(f"lau-{a}-{b}", "poly", f"lau-{a}-{b}", {}, HALF_DECADES_TO_1E7, LAU_CHAINS, LAU_STEPS,
              LAU_BURNIN, quadrature=True, population=True,
              validation_cells=(f"poly/lau-{a}-{b}",) + (("poly/2",) if (a, b) == (1, 1) else ()))
         for a, b in LAU_TABLE1
