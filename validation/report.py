@@ -688,7 +688,27 @@ def _answer_lines(best: pd.DataFrame, grid: CalibrationGrid) -> list[str]:
                 f"{_pct(row['median_sampler_error'])}, max {_pct(row['max_sampler_error'])}; "
                 f"{expect}."
             )
-    return lines
+    return _with_pruned_estimators(lines, table, grid)
+
+
+def _with_pruned_estimators(lines: list[str], table: pd.DataFrame, grid: CalibrationGrid) -> list[str]:
+    """``lines`` (one per row of ``table``) with a line after each bucket for every estimator of
+    the grid that has no row there: all its settings were pruned in smaller buckets."""
+    estimators = list(grid.estimators)
+    buckets = [str(b) for b in table["bucket"]]
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        if i + 1 == len(buckets) or buckets[i + 1] != buckets[i]:
+            here = set(table.loc[table["bucket"].astype(str) == buckets[i], "estimator"])
+            for missing in (e for e in estimators if e not in here):
+                who = "devinterp 2.0.1" if missing == "devinterp" else "rlct"
+                out.append(
+                    f"- **{_bucket_words(buckets[i])}** ({who}): **no setting ran in this bucket**: each of "
+                    "the grid's settings for this estimator failed the max target in a smaller bucket and "
+                    "was pruned (see *Pruned settings*)."
+                )
+    return out
 
 
 def _cost_figure(cells: pd.DataFrame, best: pd.DataFrame, edges: Sequence[float], path: Path) -> Path | None:
