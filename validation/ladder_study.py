@@ -43,6 +43,7 @@ from rlct.validation.store import atomic_write_json, atomic_write_text
 
 HALF_DECADES_TO_1E7 = tuple(10 ** (2 + k / 2) for k in range(11))
 SINGLE_NBETA = 1000.0
+SHORT_TOP = 1e5  # the report also fits each longer sampler ladder up to here only
 LAU_CHAINS, LAU_STEPS, LAU_BURNIN = 32, 20_000, 4_000
 
 
@@ -189,6 +190,8 @@ def rows(records: Sequence[dict[str, Any]], nbeta_csv: Path | None = None) -> li
             if r["kind"] == "rung" and r["cell"] == name:
                 per_seed.setdefault(r["seed"], {}).setdefault(r["sampler"], {})[r["rung"]] = r
         fits, singles, ref_fits, ref_singles, warnings, costs, max_rhat = [], [], [], [], [], [], []
+        short_fits = []  # the same sampler rungs, up to SHORT_TOP only
+        short = [k for k, t in enumerate(ladder) if t <= SHORT_TOP * (1 + 1e-9)]
         for _seed, by_sampler in sorted(per_seed.items()):
             rungs = by_sampler.get("estimate", {})
             if len(rungs) == len(ladder):
@@ -197,6 +200,11 @@ def rows(records: Sequence[dict[str, Any]], nbeta_csv: Path | None = None) -> li
                 if fit is not None:
                     fits.append(fit)
                     warnings += [w.split(":")[0] for w in fit.warnings]
+                if 3 <= len(short) < len(ladder):
+                    short_fit = _fit([ladder[k] for k in short], [values[k] for k in short],
+                                     [rungs[k]["llc_stderr"] for k in short])
+                    if short_fit is not None:
+                        short_fits.append(short_fit)
                 if single_index is not None:
                     singles.append(values[single_index])
                     costs.append(sum(rungs[k]["chains"] * rungs[k]["steps"] + rungs[k].get("pilot_cost", 0.0)
@@ -235,6 +243,9 @@ def rows(records: Sequence[dict[str, Any]], nbeta_csv: Path | None = None) -> li
             "corrected_se": (mean([f.lam_stderr**2 for f in fits]) ** 0.5 / len(fits) ** 0.5) if fits else None,
             "corrected_error": None if corrected is None else (corrected - lam) / lam,
             "m_hat": "/".join(str(f.multiplicity) for f in fits) or None,
+            "corrected_short_error": (None if not short_fits else
+                                      (mean([f.lam for f in short_fits]) - lam) / lam),  # type: ignore[operator]
+            "m_hat_short": "/".join(str(f.multiplicity) for f in short_fits) or None,
             "model": "/".join(f.model for f in fits) or None,
             "reference_single_error": None if ref_single is None else (ref_single - lam) / lam,
             "reference_corrected_error": None if ref_corrected is None else (ref_corrected - lam) / lam,
@@ -289,16 +300,19 @@ def write_report(out: Path, records: Sequence[dict[str, Any]], nbeta_csv: Path, 
         *_headline(table),
         "",
         "| cell | validation cells | λ | m | ladder (rungs) | seeds | λ̂ at nβ = 1000 | error | corrected λ̂ ± se "
-        "| error | m̂ | model | exact rungs: one temperature | exact rungs: corrected | exact rungs: m̂ "
+        "| error | m̂ | rungs ≤ 1e5: error, m̂ | model | exact rungs: one temperature | exact rungs: corrected "
+        "| exact rungs: m̂ "
         "| cost × | max R-hat | warnings |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in table:
         lines.append(
             f"| {r['cell']} | {r['validation_cells']} | {r['lambda_text']} | {r['m']} | {r['ladder']} | "
             f"{r['seeds']} | {num(r['single'])} | {_pct(r['single_error'])} | "
             f"{num(r['corrected'])} ± {num(r['corrected_se'], 2)} | {_pct(r['corrected_error'])} | "
-            f"{r['m_hat'] or 'n/a'} | {r['model'] or 'n/a'} | {_pct(r['reference_single_error'])} | "
+            f"{r['m_hat'] or 'n/a'} | "
+            + (f"{_pct(r['corrected_short_error'])}, {r['m_hat_short']}" if r.get("m_hat_short") else "")
+            + f" | {r['model'] or 'n/a'} | {_pct(r['reference_single_error'])} | "
             f"{_pct(r['reference_corrected_error'])} | {r['reference_m_hat'] or 'n/a'} | "
             f"{num(r['cost_ratio'], 2)} | {num(r.get('max_rhat'), 4)} | {r['warnings']} |"
         )
