@@ -164,8 +164,8 @@ def test_cli_bad_ladders_exit_2_with_one_line(capsys, ladder, message):
 @pytest.mark.slow
 def test_mala_ladder_on_the_normal_crossing_xy():
     """K = (xy)^2/2 (lambda = 1/2, m = 2) with the case's MALA (the pilots keep eps = 3e-4 at every
-    rung: acceptance >= 0.73), 64 chains, n = 10^7, seven rungs over 1e2..1e5: lambda within 5% and m = 2 (measured -1.9%; the
-    top rung alone reads -6%, the single temperature at 1e3 -25%)."""
+    rung: acceptance >= 0.73), 64 chains, n = 10^7, seven rungs over 1e2..1e5: lambda within 5% and
+    m = 2 (measured -1.9%; the top rung alone reads -6%, the single temperature at 1e3 -25%)."""
     case = PolyCase(f="x*y", n=10_000_000)
     problem = case.build(seed=0)
     settings = case.recommended().replace(chains=64, steps=20_000, burnin=4_000)
