@@ -292,11 +292,12 @@ def _fit_spec(spec: _Spec, x: np.ndarray, y: np.ndarray, sigma: np.ndarray) -> M
     names = spec.linear + spec.nonlinear
     params = {k: float(v) for k, v in zip(names, theta)}
     x_min = float(x.min())
-    for key in ("s", "s1", "s2"):  # report the shift a = e^s - x_min, not s
+    param_se = {k: float(v) for k, v in zip(names, se)}
+    for key in ("s", "s1", "s2"):  # report the shift a = e^s - x_min and its se (delta method), not s
         if key in params:
-            a_key = "a" + key[1:]
-            params[a_key] = math.exp(params.pop(key)) - x_min
-    param_se = {("a" + k[1:] if k.startswith("s") else k): float(v) for k, v in zip(names, se)}
+            shift = math.exp(params.pop(key))
+            params["a" + key[1:]] = shift - x_min
+            param_se["a" + key[1:]] = shift * param_se.pop(key)
     aicc = chi2 + 2 * spec.k + (2 * spec.k * (spec.k + 1) / (n_points - spec.k - 1)
                                  if n_points - spec.k - 1 > 0 else math.inf)
     multiplicity = spec.multiplicity
