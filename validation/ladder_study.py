@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +37,7 @@ from typing import Any
 
 import torch
 
-from rlct.validation.store import atomic_write_json, atomic_write_text
+from rlct.validation.store import atomic_write_text, load_records, run_missing
 
 HALF_DECADES_TO_1E7 = tuple(10 ** (2 + k / 2) for k in range(11))
 SINGLE_NBETA = 1000.0
@@ -412,7 +410,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rlct: error: --seeds: expected a positive integer, got {args.seeds}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    (out / "results").mkdir(parents=True, exist_ok=True)
+    results = out / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    command = f"python -m rlct.validation.ladder_study --out {out}"
     torch.set_num_threads(1)
     for seed in [] if args.report_only else range(args.seeds):
         for name in chosen:
@@ -424,17 +424,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if cell.gibbs:
                     jobs.append((f"{name}-seed{seed}-rung{k}-gibbs.json",
                                  lambda c=cell, s=seed, r=k: run_rung(c, s, r, "gibbs")))
-            for filename, job in jobs:
-                path = out / "results" / filename
-                if path.exists():
-                    continue
-                start = time.perf_counter()
-                atomic_write_json(path, job())
-                print(f"ladder/{filename}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
-            records = [json.loads(p.read_text()) for p in sorted((out / "results").glob("*.json"))]
-            write_report(out, records, Path(args.nbeta_csv), f"python -m rlct.validation.ladder_study --out {out}")
-    records = [json.loads(p.read_text()) for p in sorted((out / "results").glob("*.json"))]
-    write_report(out, records, Path(args.nbeta_csv), f"python -m rlct.validation.ladder_study --out {out}")
+            run_missing(results, jobs, "ladder")
+            write_report(out, load_records(results), Path(args.nbeta_csv), command)  # after every cell
+    write_report(out, load_records(results), Path(args.nbeta_csv), command)
     return 0
 
 

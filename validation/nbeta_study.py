@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import math
 import platform
 import subprocess
@@ -44,7 +43,7 @@ from rlct.cases.base import get_case
 from rlct.cases.dln import layer_shapes
 from rlct.numeric.gibbs import MultilinearGaussian, gibbs_llc
 from rlct.numeric.seeding import torch_generator
-from rlct.validation.store import atomic_write_json, atomic_write_text
+from rlct.validation.store import atomic_write_json, atomic_write_text, load_records
 
 DEFAULT_SCALES = ("1e2", "1e3", "1e4", "1e5")
 DEFAULT_NBETAS = (1e2, 1e3, 1e4, 1e5)
@@ -136,7 +135,7 @@ def plan(scales: Sequence[str], nbetas: Sequence[float], localization: float, ch
 
 
 def load(out: Path) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted((out / "results").glob("*.json"))]
+    return load_records(out / "results")
 
 
 def _fmt(value: float, digits: int = 4) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from rlct.validation.store import atomic_write_json, atomic_write_text
+from rlct.validation.store import atomic_write_text, load_records, run_missing
 
 DEVINTERP_DEFAULT_NBETA = 256 / math.log(256)  # devinterp's default_nbeta for batch size 256
 NBETAS = (DEVINTERP_DEFAULT_NBETA, 1000.0)
@@ -270,14 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                  lambda s=scale, k=seed: study_recommended(s, k)),
                 (f"{scale}-seed{seed}-paper.json", lambda s=scale, k=seed: study_paper_sgld(s, k)),
             ]
-        for name, job in jobs:
-            path = out / "results" / name
-            if path.exists():
-                continue
-            start = time.perf_counter()
-            atomic_write_json(path, job())
-            print(f"pnn/{name}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
-    records = [json.loads(p.read_text()) for p in sorted((out / "results").glob("*.json"))]
+        run_missing(out / "results", jobs, "pnn")
+    records = load_records(out / "results")
     command = "python -m rlct.validation.pnn_study --out " + str(out)
     write_report(out, records, command)
     return 0

@@ -36,7 +36,7 @@ from rlct.numeric import gibbs
 from rlct.numeric.potential import LocalizedPotential
 from rlct.numeric.samplers import mala
 from rlct.numeric.seeding import torch_generator
-from rlct.validation.store import atomic_write_json, atomic_write_text
+from rlct.validation.store import atomic_write_json, atomic_write_text, load_records
 
 NBETA = 1000.0
 CHAINS = 4
@@ -184,9 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             atomic_write_json(path, record)
             print(f"dln/{scale} gamma {gamma:g}: {record['wall_time']:.0f} s", file=sys.stderr)
     # the report covers every stored record (earlier runs with other scales or gammas too)
-    import json
-
-    stored = [json.loads(p.read_text()) for p in sorted((out / "results").glob("*.json"))]
+    stored = load_records(out / "results")
     stored.sort(key=lambda r: (r["dim"], r["gamma"], len(r["mala_from_w_star"])))
     atomic_write_text(out / "README.md", _report(stored))
     return 0

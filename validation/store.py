@@ -21,9 +21,10 @@ import contextlib
 import io
 import json
 import os
+import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,23 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=False, allow_nan=False) + "\n")
+
+
+def load_records(results: Path) -> list[dict[str, Any]]:
+    """Every study record stored under ``results`` (one ``*.json`` each), in file-name order."""
+    return [json.loads(p.read_text()) for p in sorted(results.glob("*.json"))]
+
+
+def run_missing(results: Path, jobs: Iterable[tuple[str, Callable[[], Any]]], label: str) -> None:
+    """Run each ``(file name, job)`` whose record is not yet stored under ``results``, write its
+    record atomically (a study resumes where it stopped) and log its time as ``label/name: N s``."""
+    for name, job in jobs:
+        path = results / name
+        if path.exists():
+            continue
+        start = time.perf_counter()
+        atomic_write_json(path, job())
+        print(f"{label}/{name}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
 
 
 def _json_safe(value: Any) -> Any:
