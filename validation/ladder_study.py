@@ -146,6 +146,11 @@ def _fit(nbetas: Sequence[float], values: Sequence[float], stderrs: Sequence[flo
                       None if stderrs is None else [stderrs[i] for i in keep])
 
 
+def _series(rungs: dict[int, dict[str, Any]], count: int) -> tuple[list[float], list[float]]:
+    """(llc_mean, llc_stderr) of rung records 0 .. count - 1, in ladder order."""
+    return [rungs[k]["llc_mean"] for k in range(count)], [rungs[k]["llc_stderr"] for k in range(count)]
+
+
 def _dln_rows(nbeta_csv: Path) -> list[dict[str, Any]]:
     """The dln 1e3 (m = 3) cell from the population Gibbs ladder of `reports/nbeta-dln`."""
     if not nbeta_csv.exists():
@@ -193,14 +198,14 @@ def rows(records: Sequence[dict[str, Any]], nbeta_csv: Path | None = None) -> li
         for _seed, by_sampler in sorted(per_seed.items()):
             rungs = by_sampler.get("estimate", {})
             if len(rungs) == len(ladder):
-                values = [rungs[k]["llc_mean"] for k in range(len(ladder))]
-                fit = _fit(ladder, values, [rungs[k]["llc_stderr"] for k in range(len(ladder))])
+                values, stderrs = _series(rungs, len(ladder))
+                fit = _fit(ladder, values, stderrs)
                 if fit is not None:
                     fits.append(fit)
                     warnings += [w.split(":")[0] for w in fit.warnings]
                 if 3 <= len(short) < len(ladder):
                     short_fit = _fit([ladder[k] for k in short], [values[k] for k in short],
-                                     [rungs[k]["llc_stderr"] for k in short])
+                                     [stderrs[k] for k in short])
                     if short_fit is not None:
                         short_fits.append(short_fit)
                 if single_index is not None:
@@ -211,8 +216,8 @@ def rows(records: Sequence[dict[str, Any]], nbeta_csv: Path | None = None) -> li
                 max_rhat.append(max(rungs[k]["rhat"] for k in range(len(ladder))))
             gibbs = by_sampler.get("gibbs", {})
             if len(gibbs) == len(ladder):
-                values = [gibbs[k]["llc_mean"] for k in range(len(ladder))]
-                ref = _fit(ladder, values, [gibbs[k]["llc_stderr"] for k in range(len(ladder))])
+                values, stderrs = _series(gibbs, len(ladder))
+                ref = _fit(ladder, values, stderrs)
                 if ref is not None:
                     ref_fits.append(ref)
                 if single_index is not None:

@@ -116,6 +116,15 @@ def error_split(estimate: float, reference: float | None, exact: float) -> dict[
     return {"sampler_error": (estimate - reference) / reference, "estimator_bias": (reference - exact) / exact}
 
 
+def _print_header(case: Any, dim: int, n: int, exact: Any) -> None:
+    """The first two lines of the text output: the case, and its exact lambda and m."""
+    from rlct.exact import format_fraction
+
+    print(f"case          {case!r}  (d = {dim}, n = {n})")
+    print(f"exact lambda  {format_fraction(exact.value)} (~ {float(exact.value):.6g}), m = {exact.multiplicity}, "
+          f"{exact.scope} at {exact.point}")
+
+
 def run(args: argparse.Namespace) -> int:
     from rlct.cases import get_case
     from rlct.exact import format_fraction
@@ -170,9 +179,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, default=str))
         return 0
-    print(f"case          {case!r}  (d = {result.dim}, n = {result.n})")
-    print(f"exact lambda  {format_fraction(exact.value)} (~ {exact_float:.6g}), m = {exact.multiplicity}, "
-          f"{exact.scope} at {exact.point}")
+    _print_header(case, result.dim, result.n, exact)
     print(f"LLC estimate  {result.llc_mean:.6g} +- {result.llc_stderr:.3g} (se across chains; "
           f"ESS-based se {result.llc_stderr_ess:.3g})")
     print(f"rel. error    {out['relative_error']:.2%}")
@@ -228,9 +235,7 @@ def run_ladder(args: argparse.Namespace, case: Any, problem: Any, settings: Samp
     if args.json:
         print(json.dumps(out, default=str))
         return 0
-    print(f"case          {case!r}  (d = {problem.target.dim}, n = {problem.target.n})")
-    print(f"exact lambda  {format_fraction(exact.value)} (~ {exact_float:.6g}), m = {exact.multiplicity}, "
-          f"{exact.scope} at {exact.point}")
+    _print_header(case, problem.target.dim, problem.target.n, exact)
     print("rung  nbeta        step_size   lambda_t (estimate)      R-hat   exact lambda_t")
     for k, rung in enumerate(result.rungs):
         ref = references[k]
