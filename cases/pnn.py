@@ -68,6 +68,43 @@ def network_terms(depth: int, power: int) -> tuple[tuple[int, tuple[int, int], s
     return tuple(terms)
 
 
+def _coefficients_on_a_line(
+    coefficients: Sequence[sympy.Expr], t1: sympy.Symbol, t2: sympy.Symbol
+) -> Any:
+    """(a, b) -> the coefficients c_p(a, b) as an array (P, N) for an array a (N,) and a scalar b.
+
+    At a fixed b every c_p is a polynomial in a; its coefficients (a (P, D + 1) table from one
+    lambdified sympy matrix in b) are kept for the last b, and the P polynomials are evaluated
+    together by Horner's rule: D + 1 vector operations, where the expanded form costs one per
+    monomial (hundreds from L = 3 on). The nested quadrature calls this with one b per inner
+    integral.
+
+    Both steps run in extended precision (``numpy.longdouble``, 64-bit mantissa on x86): the
+    coefficients cancel heavily near K's valleys (L3r4, degree 42, integer coefficients up to
+    5.6e7: K off by 9e-8 relative in float64 at (0.539, -0.448), by 3e-12 in extended precision,
+    against 60-digit arithmetic), and the quadrature cannot converge on rounding noise."""
+    polys = [sympy.Poly(c, t1) for c in coefficients]
+    degree = max(p.degree() for p in polys)
+    table = sympy.Matrix([[0] * (degree - p.degree()) + p.all_coeffs() for p in polys])
+    table_at = sympy.lambdify(t2, table, modules="numpy")
+    cache: dict[float, np.ndarray] = {}
+
+    def evaluate(a: np.ndarray, b: float) -> np.ndarray:
+        b = float(b)
+        if b not in cache:
+            cache.clear()
+            cache[b] = np.asarray(table_at(np.longdouble(b)), dtype=np.longdouble)
+        rows = cache[b]
+        line = np.asarray(a, dtype=np.longdouble).ravel()
+        out = np.broadcast_to(rows[:, :1], (rows.shape[0], line.size)).copy()
+        for k in range(1, degree + 1):
+            out *= line
+            out += rows[:, k : k + 1]
+        return out.astype(np.float64)
+
+    return evaluate
+
+
 def _gaussian_moment(k: int) -> int:
     """E[z^k] for z ~ N(0, 1): (k - 1)!! for even k, 0 for odd."""
     return 0 if k % 2 else math.prod(range(k - 1, 0, -2))
@@ -210,14 +247,11 @@ class PNNCase(Case):
         gram = _second_moments(terms, lambda i, j: _gaussian_moment(i) * _gaussian_moment(j))
         scale = 1.0 / (2.0 * self.parameters["noise_std"] ** 2)
         coefficients = [c for _, _, c in terms]
-        population = sympy.expand(sum(
-            int(gram[p, q]) * coefficients[p] * coefficients[q]
-            for p in range(len(terms)) for q in range(len(terms)) if gram[p, q]
-        ))
-        K = sympy.lambdify((t1, t2), scale * population, modules="math")
+        evaluate = _coefficients_on_a_line(coefficients, t1, t2)
 
-        def potential(a: float, b: float) -> float:
-            return float(K(a, b))
+        def potential(a: np.ndarray, b: float) -> np.ndarray:
+            c = evaluate(a, b)  # (P, N)
+            return scale * np.einsum("pn,pq,qn->n", c, gram, c)
 
         valleys = real_root_breakpoints(coefficients, t1, t2)
         nbeta = settings.resolved_nbeta(self.parameters["n"])
@@ -248,15 +282,15 @@ class PNNCase(Case):
         _, b_stat, g_stat = (v.numpy() for v in _sufficient_statistics(depth, power, x, y))  # syy cancels
         terms = network_terms(depth, power)
         t1, t2 = sympy.symbols("t1 t2")
-        coefficients = sympy.lambdify((t1, t2), [c for _, _, c in terms], modules="math")
+        evaluate = _coefficients_on_a_line([c for _, _, c in terms], t1, t2)
         scale = 1.0 / (2.0 * self.parameters["noise_std"] ** 2)
 
-        def excess(a: float, b: float) -> float:
-            c = np.asarray(coefficients(a, b), dtype=float)
-            return scale * float(-2.0 * c @ b_stat + c @ g_stat @ c)  # L_n(t) - L_n(0)
+        def excess(a: np.ndarray, b: float) -> np.ndarray:
+            c = evaluate(a, b)  # (P, N)
+            return scale * (-2.0 * b_stat @ c + np.einsum("pn,pq,qn->n", c, g_stat, c))  # L_n(t) - L_n(0)
 
         lowest = min(
-            float(optimize.minimize(lambda v: excess(v[0], v[1]), start, method="Nelder-Mead",
+            float(optimize.minimize(lambda v: excess(np.array([v[0]]), float(v[1]))[0], start, method="Nelder-Mead",
                                     options={"xatol": 1e-10, "fatol": 1e-16}).fun)
             for start in ([0.0, 0.0], [0.05, -0.05], [-0.05, 0.05], [0.02, 0.02])
         )

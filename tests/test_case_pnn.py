@@ -84,3 +84,35 @@ def test_exact_values_of_the_deeper_scales(scale, lam):
     # 5-30 s each; each equals 3 / (4 (1 + r + ... + r^(L-1))) like the shallower ones
     exact = PNN.at_scale(scale).exact()
     assert (exact.value, exact.multiplicity) == (lam, 1)
+
+
+def _population_excess(scale: str):
+    """K(t1, t2) = c^T G c / (2 sigma^2) on arrays, from the case's coefficients and Gram matrix."""
+    import numpy as np
+    import sympy
+
+    from rlct.cases.pnn import _gaussian_moment, _second_moments, network_terms
+
+    case = PNN.at_scale(scale)
+    terms = network_terms(case.parameters["depth"], case.parameters["power"])
+    gram = _second_moments(terms, lambda i, j: _gaussian_moment(i) * _gaussian_moment(j))
+    t1, t2 = sympy.symbols("t1 t2")
+    functions = [sympy.lambdify((t1, t2), c, modules="numpy") for _, _, c in terms]
+
+    def excess(a, b):
+        c = np.stack([np.broadcast_to(f(a, b), a.shape) for f in functions], axis=-1)
+        return np.einsum("...p,pq,...q->...", c, gram, c) / (2 * case.parameters["noise_std"] ** 2)
+
+    return case, excess
+
+
+@pytest.mark.parametrize("scale", ["L2r2", pytest.param("L3r2", marks=pytest.mark.slow)])
+def test_population_reference_matches_a_grid_integral(scale):
+    """The nested Gauss-Kronrod reference (breakpoints at the real roots of the irreducible
+    factors of the coefficients, ~5 s for L2r2, ~60 s for L3r2) against a uniform grid."""
+    from rlct.numeric.settings import SamplerSettings
+
+    case, excess = _population_excess(scale)
+    settings = SamplerSettings(sampler="mala", nbeta=1000.0, localization=1.0, batch_size=None)
+    expected = _grid_tempered_mean(excess, 1000.0, 1.0, half_width=6.0, points=3001)
+    assert case.finite_nbeta_reference(settings) == pytest.approx(expected, rel=1e-6)

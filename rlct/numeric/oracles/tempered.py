@@ -20,7 +20,7 @@ Accuracy: exact to ~1e-15 against closed-form 1-D reductions when K vanishes onl
 coordinate axes (monomial generators: x*y, x*y^2, {x, y^2}). When K vanishes on a curve off the
 axes (the cusp x^2 - y^3) the zero valley at |w| ~ 1 is narrower than the grid step and the
 result moves by ~3e-3 under grid refinement: callers should restrict to the first kind, or use
-`tempered_mean_nested`, a nested adaptive (QUADPACK) quadrature in two variables that takes the
+`tempered_mean_nested`, a nested adaptive (Gauss-Kronrod) quadrature in two variables that takes the
 valley's x-positions at each y as breakpoints.
 """
 
@@ -32,11 +32,24 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy import integrate
+
+from rlct.numeric.oracles.adaptive import integrate_adaptive
 
 LOG_LOWER = -40.0  # exp(-40) ~ 4e-18: the mass below is < that fraction of the total
 TAIL_SDS = 12.0  # upper limit |w_j| <= 12 / sqrt(gamma) (Gaussian tail e^-72)
 GRADED_LEVELS = 16  # breakpoints at distance 2^-j, j < 16, from each zero of K (nested quadrature)
+# rounding noise accepted by the inner quadrature, relative to each piece's own integral of
+# max(w, n beta K w) (w the weight; deep polynomial networks: K cancels to ~4e-9 relative near
+# its valleys, pnn L3r4): the noise then moves n beta E[K] by ~1e-8 absolute at most. The
+# outer quadrature, whose integrand carries the inner one's error, accepts 10x that
+INNER_NOISE_FLOOR = 1e-8
+# a zero c of one generator marks a ridge of e^(-n beta K) (and gets graded breakpoints) when
+# n beta K(c) <= the cutoff (above it the integrand is < e^-400 there) and n beta K rises by >= 1
+# within RIDGE_PROBE of c (where it does not, the integrand varies by < e over 2 RIDGE_PROBE and
+# the adaptive rule resolves it unaided: deep networks have dozens of such zeros in their flat
+# region, pnn L3r4)
+VALLEY_ENERGY_CUTOFF = 400.0
+RIDGE_PROBE = 2.0**-4
 
 
 def _check_temperature(nbeta: float, localization: float) -> None:
@@ -92,7 +105,7 @@ def tempered_mean(
 
 
 def tempered_mean_nested(
-    potential: Callable[[float, float], float],
+    potential: Callable[[np.ndarray, float], np.ndarray],
     nbeta: float,
     localization: float,
     *,
@@ -100,50 +113,65 @@ def tempered_mean_nested(
     tolerance: float = 1e-10,
 ) -> float:
     r"""n beta E_p[K] under p(w) ∝ exp(-n beta K(w) - (gamma/2)||w||^2), w = (x, y) in R^2, by
-    nested adaptive Gauss-Kronrod quadrature (QUADPACK's QAGP through `scipy.integrate.quad`):
-    the inner integral over x at each y, the outer over y, for the normalizer Z and for
-    E[n beta K] Z.
+    nested adaptive Gauss-Kronrod quadrature (`rlct.numeric.oracles.adaptive`, QUADPACK's (7, 15)
+    pair, vectorized): the inner integral over x at each y, the outer over y, for the normalizer
+    Z and for E[n beta K] Z together.
 
     Args:
-        potential: K(x, y) >= 0 for scalar x, y, with K(0, 0) = 0.
+        potential: K(x, y) >= 0 for an array x and a scalar y (numpy broadcasting), with
+            K(0, 0) = 0.
         nbeta, localization: n beta and gamma (> 0).
-        valleys: y -> the x-coordinates where K(., y) vanishes (e.g. +-y^(3/2) for
-            (x^2 - y^3)^2); they become breakpoints of the inner quadrature, whose integrand is
-            a ridge of width ~ (n beta)^(-1/2) / |dK^(1/2)/dx| there.
-        tolerance: absolute and relative error target of each quadrature (the integrand is <= 1).
+        valleys: y -> the x-coordinates where K(., y) vanishes or nearly so (e.g. +-y^(3/2) for
+            (x^2 - y^3)^2); the inner quadrature puts graded breakpoints around each of them
+            that marks a ridge of the integrand (`VALLEY_ENERGY_CUTOFF`, `RIDGE_PROBE`; the
+            ridge has a width ~ (n beta)^(-1/2) / |dK^(1/2)/dx|).
+        tolerance: absolute and relative error target of each quadrature (the integrand is <= 1);
+            a piece whose error is within `INNER_NOISE_FLOOR` of its own integral of
+            max(w, n beta K w) (10x that in the outer quadrature) is accepted too, so the result
+            is good to ~1e-7 absolute at worst where K carries rounding noise (and to
+            ``tolerance`` where it does not).
 
     Unlike `tempered_mean`, K may vanish on curves off the coordinate axes. Agreement with
-    `tempered_mean` where both apply (x*y: to 1e-10) is checked in the tests.
+    `tempered_mean` and with 1-D reductions where they apply (x y^p: to 1e-7), and with a
+    brute-force grid on the cusp, is checked in the tests.
     """
     _check_temperature(nbeta, localization)
     bound = TAIL_SDS / math.sqrt(localization)
     # graded breakpoints around each zero of K: the ridge there has a width that shrinks with
     # n beta (and, where valleys meet, with the distance to the meeting point)
-    offsets = [2.0**-j for j in range(0, GRADED_LEVELS)]
+    offsets = np.array([2.0**-j for j in range(0, GRADED_LEVELS)])
 
-    def graded(centres: list[float]) -> list[float]:
-        cuts = {c + sign * o for c in centres for o in offsets for sign in (-1.0, 1.0)} | set(centres)
-        return sorted(c for c in cuts if -bound < c < bound)
+    def graded(centres: np.ndarray) -> np.ndarray:
+        cuts = np.concatenate([centres, (centres[:, None] + offsets[None, :]).ravel(),
+                               (centres[:, None] - offsets[None, :]).ravel(), [-bound, bound]])
+        return np.unique(cuts[(cuts >= -bound) & (cuts <= bound)])
 
-    def tempered_energy(x: float, y: float) -> float:
-        k = float(potential(x, y))
-        if k < -1e-12:
+    def tempered_energy(x: np.ndarray, y: float) -> np.ndarray:
+        k = np.broadcast_to(np.asarray(potential(x, y), dtype=np.float64), x.shape)
+        if np.any(k < -1e-12):
             raise ValueError("potential: K must be >= 0")
-        return nbeta * max(k, 0.0)
+        return nbeta * np.maximum(k, 0.0)
 
-    def integral(moment: int) -> float:
-        def inner(y: float) -> float:
-            cuts = graded(sorted({0.0, *(float(x) for x in (valleys(y) if valleys else []))}))
+    def inner(y: float) -> np.ndarray:
+        """(int dx weight, int dx n beta K weight) at this y."""
+        centres = np.unique(np.array([0.0, *(float(x) for x in (valleys(y) if valleys else []))]))
+        centres = centres[np.isfinite(centres) & (np.abs(centres) < bound)]
+        at_centre = tempered_energy(centres, y)
+        rise = np.maximum(tempered_energy(centres - RIDGE_PROBE, y), tempered_energy(centres + RIDGE_PROBE, y))
+        ridge = (at_centre <= VALLEY_ENERGY_CUTOFF) & (rise >= at_centre + 1.0)
+        centres = centres[ridge | (centres == 0.0)]
 
-            def integrand(x: float) -> float:
-                tk = tempered_energy(x, y)
-                return tk**moment * math.exp(-tk - 0.5 * localization * (x * x + y * y))
+        def integrand(x: np.ndarray) -> np.ndarray:
+            tk = tempered_energy(x, y)
+            weight = np.exp(-tk - 0.5 * localization * (x * x + y * y))
+            return np.stack([weight, tk * weight], axis=1)
 
-            # QUADPACK needs fewer breakpoints than subintervals (deep networks have many valleys)
-            return float(integrate.quad(integrand, -bound, bound, points=cuts, limit=max(1000, 2 * len(cuts)),
-                                        epsabs=tolerance, epsrel=tolerance)[0])
+        return integrate_adaptive(integrand, graded(centres), epsabs=tolerance, epsrel=tolerance,
+                                  relative_floor=INNER_NOISE_FLOOR)
 
-        return float(integrate.quad(inner, -bound, bound, points=graded([0.0]), limit=1000,
-                                    epsabs=tolerance, epsrel=tolerance)[0])
+    def outer(ys: np.ndarray) -> np.ndarray:
+        return np.stack([inner(float(y)) for y in ys])
 
-    return integral(1) / integral(0)
+    normalizer, moment = integrate_adaptive(outer, graded(np.zeros(1)), epsabs=tolerance, epsrel=tolerance,
+                                            relative_floor=10 * INNER_NOISE_FLOOR)
+    return float(moment / normalizer)
