@@ -62,7 +62,7 @@ def _estimate(case: Any, settings: Any, seed: int) -> dict[str, Any]:
     result = estimate_llc(problem.target, settings, seed=seed, device="cpu")
     summary = result.summary()
     return {key: summary[key] for key in ("llc_mean", "llc_stderr", "rhat", "ess", "acceptance_rate",
-                                          "diverged", "nbeta", "sampler", "step_size", "steps",
+                                          "diverged", "diverged_chains", "nbeta", "sampler", "step_size", "steps",
                                           "chains", "batch_size", "wall_time")}
 
 
@@ -124,6 +124,14 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:+.1f}%"
 
 
+def _diverged(run: dict[str, Any]) -> str:
+    """Chains excluded as diverged from one run (records written before the count was stored
+    keep only whether any did: ">=1")."""
+    if "diverged_chains" in run:
+        return str(run["diverged_chains"])
+    return ">=1" if run["diverged"] else "0"
+
+
 def _rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (scale, estimator): exact, reference, mean estimate over seeds, error split."""
     exact = {r["scale"]: r for r in records if r["kind"] == "exact"}
@@ -154,6 +162,7 @@ def _rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "seeds": len(runs), "estimate": mean,
                 "per_seed": ";".join(f"{v:.4g}" for v in values),
                 "max_rhat": max((run["rhat"] or float("nan")) for run in runs),
+                "diverged_chains": ";".join(_diverged(run) for run in runs),
                 "lambda_beta": ref,
                 "lambda_beta_data": sum(data_refs) / len(data_refs),
                 "sampler_error": sum(sampler) / len(sampler),
@@ -223,8 +232,8 @@ def write_report(out: Path, records: Sequence[dict[str, Any]], command: str) -> 
         "",
         "| L | r | lambda | estimator | n beta | seeds | lambda_hat (per seed) | lambda_beta,data (mean) | "
         "lambda_beta | sampler error (mean; worst seed) | data fluctuation | estimator bias | total error "
-        "| max R-hat | s/job |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| max R-hat | chains diverged (per seed; excluded from lambda_hat) | s/job |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
@@ -233,7 +242,7 @@ def write_report(out: Path, records: Sequence[dict[str, Any]], command: str) -> 
             f"{'n/a' if r['lambda_beta'] is None else format(r['lambda_beta'], '.4f')} | "
             f"{_pct(r['sampler_error'])}; {_pct(r['max_sampler_error'])} | {_pct(r['data_fluctuation'])} | "
             f"{_pct(r['estimator_bias'])} | {_pct(r['total_error'])} | "
-            f"{r['max_rhat']:.3f} | {r['seconds_per_job']:.0f} |"
+            f"{r['max_rhat']:.3f} | {r['diverged_chains']} | {r['seconds_per_job']:.0f} |"
         )
     lines += ["", f"Regenerate: `{command}`", ""]
     atomic_write_text(out / "README.md", "\n".join(lines))
