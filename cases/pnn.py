@@ -289,10 +289,18 @@ class PNNCase(Case):
             c = evaluate(a, b)  # (P, N)
             return scale * (-2.0 * b_stat @ c + np.einsum("pn,pq,qn->n", c, g_stat, c))  # L_n(t) - L_n(0)
 
+        # the global minimum of L_n - L_n(0): Nelder-Mead from fixed starts near 0 and from the
+        # five lowest nodes of a 201^2 scan of [-2, 2]^2 (deep networks are flat over a wide box
+        # around 0, where the data's dip can sit anywhere: pnn L4r2)
+        axis = np.linspace(-2.0, 2.0, 201)
+        scan = np.stack([excess(axis, float(b)) for b in axis], axis=1)  # scan[i, j] at (axis[i], axis[j])
+        best = np.argsort(scan, axis=None)[:5]
+        starts = [[0.0, 0.0], [0.05, -0.05], [-0.05, 0.05], [0.02, 0.02]]
+        starts += [[float(axis[i]), float(axis[j])] for i, j in zip(*np.unravel_index(best, scan.shape))]
         lowest = min(
             float(optimize.minimize(lambda v: excess(np.array([v[0]]), float(v[1]))[0], start, method="Nelder-Mead",
                                     options={"xatol": 1e-10, "fatol": 1e-16}).fun)
-            for start in ([0.0, 0.0], [0.05, -0.05], [-0.05, 0.05], [0.02, 0.02])
+            for start in starts
         )
         shift = min(lowest, 0.0) - 1e-9
         nbeta = settings.resolved_nbeta(self.parameters["n"])
@@ -315,7 +323,14 @@ class PNNCase(Case):
         0.2385 +- 0.0057; 3e-3: 0.2399 +- 0.0034 (acceptance 0.95). L3r2: 1e-3 and 3e-3 (20,000
         steps) read 0.0935 and 0.1019: 1e-3 had not crossed the valley. Hence eps = 5e-4
         (L = 1, 20,000 steps), 2e-3 (L = 2) and 5e-3 (L >= 3), 40,000 steps; reports/pnn has
-        the error split of every scale."""
+        the error split of every scale.
+
+        Not good enough from L3r3 on (reports/pnn, 2 seeds, against the exact tempered mean of
+        each seed's data): sampler error L3r2 -0.2% (worst seed -1.8%), L3r3 -3.8% (-21.3%),
+        L3r4 -37.0% (-47.2%), L4r2 -9.0%, with R-hat <= 1.01 throughout. The reference is not the
+        culprit: importance sampling from the prior (4e6 draws, the torch evaluator) gives
+        0.0947 and 0.0327 for the population lambda_beta of L3r2 and L3r4, against 0.0945 and
+        0.0324 by quadrature. A sampler for these scales is open."""
         depth = self.parameters["depth"]
         if depth == 1:
             return mala_settings(step_size=5e-4, steps=20_000, burnin=4_000)

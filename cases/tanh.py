@@ -173,7 +173,7 @@ class TanhCase(Case):
         and b has the marginal density ~ exp(-gamma b^2 / 2) q(b)^(-1/2); what remains is one
         adaptive quadrature in b (QUADPACK, a few ms). It equals the nested two-dimensional
         quadrature `tempered_mean_nested` of the same K to ~1e-14 (tests/test_case_tanh.py), which
-        takes ~5 s. None for H > 1: K then has no closed form and 2H > 2 variables."""
+        takes ~0.5 s. None for H > 1: K then has no closed form and 2H > 2 variables."""
         if self.parameters["hidden"] != 1 or settings.localization <= 0:
             return None
         from scipy import integrate

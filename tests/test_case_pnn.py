@@ -116,3 +116,27 @@ def test_population_reference_matches_a_grid_integral(scale):
     settings = SamplerSettings(sampler="mala", nbeta=1000.0, localization=1.0, batch_size=None)
     expected = _grid_tempered_mean(excess, 1000.0, 1.0, half_width=6.0, points=1501)
     assert case.finite_nbeta_reference(settings) == pytest.approx(expected, rel=1e-6)
+
+
+def test_population_reference_matches_importance_sampling_from_the_prior():
+    """An independent check of the L3r2 reference: lambda_beta = E_prior[w t K] / E_prior[w],
+    w = exp(-t K), t = n beta = 1000, with draws from the Gaussian prior (gamma = 1) and K from the
+    sampler's own torch evaluator (not the quadrature's Horner tables). 4e5 draws: se ~0.3%."""
+    import sympy
+    import torch
+
+    from rlct.cases.pnn import _gaussian_moment, _second_moments, network_terms
+    from rlct.cases.poly import make_evaluator, monomial_tables
+    from rlct.numeric.settings import SamplerSettings
+
+    terms = network_terms(3, 2)
+    exponents, table = monomial_tables([c for _, _, c in terms], sympy.symbols("t1 t2"))
+    evaluate = make_evaluator(exponents, table, 1)
+    gram = torch.tensor(_second_moments(terms, lambda i, j: _gaussian_moment(i) * _gaussian_moment(j)))
+    draws = torch.randn(400_000, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    c = evaluate(draws).reshape(draws.shape[0], -1)
+    tk = 1000.0 * 0.5 * ((c @ gram) * c).sum(dim=1)
+    weight = torch.exp(-tk)
+    sampled = float((weight * tk).sum() / weight.sum())
+    settings = SamplerSettings(sampler="mala", nbeta=1000.0, localization=1.0, batch_size=None)
+    assert PNN.at_scale("L3r2").finite_nbeta_reference(settings) == pytest.approx(sampled, rel=1e-2)

@@ -117,7 +117,7 @@ def test_finite_nbeta_reference():
     settings = cv_sgld_settings(steps=100, burnin=10, nbeta=1000.0)
     reference = case.finite_nbeta_reference(settings)
     # n beta = 1000, gamma = 1: 0.369488 (lambda - (m - 1)/log(n beta) = 0.355); also from the
-    # nested 2-D quadrature `tempered_mean_nested` (to 1e-14; ~5 s, see the slow test)
+    # nested 2-D quadrature `tempered_mean_nested` (to 1e-14; see the next test)
     assert reference is not None and math.isfinite(reference)
     assert reference == pytest.approx(0.3694877521910852, rel=1e-9)
     assert 0.3 < reference < 0.6
@@ -125,8 +125,7 @@ def test_finite_nbeta_reference():
     assert case.finite_nbeta_reference(cv_sgld_settings(steps=100, burnin=10, nbeta=1e4)) > reference
 
 
-@pytest.mark.slow
-def test_finite_nbeta_reference_equals_the_nested_quadrature():
+def test_finite_nbeta_reference_equals_the_nested_quadrature():  # ~1 s
     from rlct.cases.tanh import mean_tanh_squared
     from rlct.numeric.oracles.tempered import tempered_mean_nested
 

@@ -244,6 +244,15 @@ def write_report(out: Path, records: Sequence[dict[str, Any]], command: str) -> 
             f"{_pct(r['estimator_bias'])} | {_pct(r['total_error'])} | "
             f"{r['max_rhat']:.3f} | {r['diverged_chains']} | {r['seconds_per_job']:.0f} |"
         )
+    missed = [r for r in rows if r["estimator"] == "rlct_recommended" and abs(r["max_sampler_error"]) > 0.05]
+    if missed:
+        lines += ["", "**The recommended sampler misses its target** (sampler error beyond 5% in a seed, against "
+                  "the exact tempered mean of the same data) at: "
+                  + "; ".join(f"L{r['depth']}r{r['power']} (mean {_pct(r['sampler_error'])}, worst seed "
+                              f"{_pct(r['max_sampler_error'])}, max R-hat {r['max_rhat']:.3f})" for r in missed)
+                  + ". R-hat near 1 does not detect it: every chain starts at t* = 0 and they agree with "
+                  "each other, not with the posterior. These estimates are not to be trusted; the error is "
+                  "the sampler's, not the estimator's."]
     lines += ["", f"Regenerate: `{command}`", ""]
     atomic_write_text(out / "README.md", "\n".join(lines))
 
