@@ -330,7 +330,11 @@ class PNNCase(Case):
         L3r4 -37.0% (-47.2%), L4r2 -9.0%, with R-hat <= 1.01 throughout. The reference is not the
         culprit: importance sampling from the prior (4e6 draws, the torch evaluator) gives
         0.0947 and 0.0327 for the population lambda_beta of L3r2 and L3r4, against 0.0945 and
-        0.0324 by quadrature. A sampler for these scales is open."""
+        0.0324 by quadrature. Larger steps read lower, not closer (L3r4, seed 0, 4 chains x
+        40,000 steps: eps = 5e-3, 2e-2, 5e-2 give 0.0170, 0.0127, 0.0076 at acceptance 0.82,
+        0.64, 0.49): the posterior lies in a thin curved valley along t1 + t2 ~ 0 that chains
+        started at 0 do not follow. A sampler for these scales (e.g. in the engine's adapted
+        coordinates) is open."""
         depth = self.parameters["depth"]
         if depth == 1:
             return mala_settings(step_size=5e-4, steps=20_000, burnin=4_000)
