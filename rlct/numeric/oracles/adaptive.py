@@ -14,12 +14,11 @@ component, its error is at most tol (b - a) / (hi - lo), tol = max(epsabs, epsre
 current estimate of the whole integral (the accepted errors then sum to at most tol), or at most
 ``relative_floor`` times its own integral of max_c |f_c| (the components' common scale: the
 accepted errors then sum to at most relative_floor times the integral of max_c |f_c|). The
-second clause is for integrands carrying rounding
-noise (a polynomial K that cancels to 1e-9 of its terms): no bisection lowers an error made of
-noise, and the first clause alone would bisect such a piece until the budget ran out. The rule
-needs the integrand's features to be visible at the initial breakpoints (a
-peak narrower than every node spacing can be missed by any quadrature); callers pass breakpoints
-at the ridges.
+second clause is for integrands carrying rounding noise (a polynomial K that cancels to 1e-9 of
+its terms): no bisection lowers an error made of noise, and the first clause alone would bisect
+such a piece until the budget ran out. The rule needs the integrand's features to be visible at
+the initial breakpoints (a peak narrower than every node spacing can be missed by any
+quadrature); callers pass breakpoints at the ridges.
 """
 
 from __future__ import annotations
