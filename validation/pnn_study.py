@@ -10,7 +10,9 @@ Per pnn scale (`rlct.cases.pnn`; depth L, activation v^r, 2 parameters, n = 10^5
    quadrature of the population K (`PNNCase.finite_nbeta_reference`) at n beta = 1000 and at
    devinterp's default n beta = b / log b for b = 256 (46.17): the estimator's own target at each;
 3. rlct's recommended estimate (`PNNCase.recommended`: full-batch MALA, n beta = 1000) per seed;
-4. SGLD at the settings the paper reports for its devinterp runs (theory.md sec. 9: gamma = 1,
+4. an oracle of lambda that does not use the engine: lambda_beta at n beta = 10^4..10^16
+   extrapolated to infinity (`rlct.numeric.oracles.tempered_limit`);
+5. SGLD at the settings the paper reports for its devinterp runs (theory.md sec. 9: gamma = 1,
    eps = 1e-5, 5 chains x 10^4 steps; batch 256, no burn-in as devinterp's default) at n beta =
    46.17 and 1000 (the paper does not state its n beta here; devinterp's default is b / log b).
 
@@ -83,6 +85,21 @@ def study_exact(scale: str) -> dict[str, Any]:
             "certificate": exact.certificate, "exact_seconds": exact_seconds, "references": references}
 
 
+def study_limit(scale: str) -> dict[str, Any]:
+    """lambda (and m) from K alone: the population lambda_beta at n beta = 10^4, 10^6, ..., 10^16
+    extrapolated to n beta -> infinity (`rlct.numeric.oracles.tempered_limit`), a check of the
+    engine's value that does not use it."""
+    from rlct.cases.pnn import PNNCase
+    from rlct.numeric.oracles.tempered_limit import DEFAULT_NBETAS, fit_tempered_limit
+
+    case = PNNCase.at_scale(scale)
+    start = time.perf_counter()
+    values = [case.finite_nbeta_reference(_paper_sgld_settings(nbeta)) for nbeta in DEFAULT_NBETAS]
+    oracle = fit_tempered_limit(DEFAULT_NBETAS, values)
+    return {"kind": "limit", "scale": scale, **case.parameters, "oracle": oracle.to_json(),
+            "seconds": time.perf_counter() - start}
+
+
 def study_data(scale: str, seed: int) -> dict[str, Any]:
     """lambda_beta of the seed's own data at each n beta (`PNNCase.data_reference`)."""
     from rlct.cases.pnn import PNNCase
@@ -122,6 +139,14 @@ def study_recommended(scale: str, seed: int) -> dict[str, Any]:
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:+.1f}%"
+
+
+def _limit_cells(oracle: dict[str, Any] | None, lam: float) -> str:
+    if oracle is None:
+        return "not run | "
+    difference = (oracle["estimate"] - lam) / lam
+    return (f"{oracle['estimate']:.5f} +- {oracle['stderr']:.5f} ({oracle['multiplicity_estimate']}) | "
+            f"{100 * difference:+.2f}%")
 
 
 def _diverged(run: dict[str, Any]) -> str:
@@ -198,9 +223,16 @@ def write_report(out: Path, records: Sequence[dict[str, Any]], command: str) -> 
         "## Exact values",
         "",
         "| L | r | lambda | m | 3 / (4 (1 + r + ... + r^(L-1))) | published SGLD (r = 2) | its error vs lambda "
-        "| engine time [s] | lambda_beta, n beta = 46.17 | lambda_beta, n beta = 1000 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| engine time [s] | lambda_beta, n beta = 46.17 | lambda_beta, n beta = 1000 "
+        "| oracle: lambda_beta extrapolated from n beta = 10^4..10^16 (m) | oracle vs lambda |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    # refitted from the stored lambda_beta values, so the table follows the current fit
+    from rlct.numeric.oracles.tempered_limit import fit_tempered_limit
+
+    limits = {r["scale"]: fit_tempered_limit(r["oracle"]["details"]["nbetas"],
+                                             r["oracle"]["details"]["values"]).to_json()
+              for r in records if r["kind"] == "limit"}
     for e in exact:
         depth, power = e["depth"], e["power"]
         pattern = 3 / (4 * sum(power**j for j in range(depth)))
@@ -211,7 +243,8 @@ def write_report(out: Path, records: Sequence[dict[str, Any]], command: str) -> 
             f"{pattern:.4f} | {'' if paper is None else paper} | "
             f"{'' if paper is None else _pct((paper - e['lambda_float']) / e['lambda_float'])} | "
             f"{e['exact_seconds']:.1f} | "
-            + " | ".join("n/a" if v is None else f"{v:.4f}" for v in refs) + " |"
+            + " | ".join("n/a" if v is None else f"{v:.4f}" for v in refs) + " | "
+            + _limit_cells(limits.get(e["scale"]), e["lambda_float"]) + " |"
         )
     from rlct.cases.pnn import PNNCase
 
@@ -220,6 +253,11 @@ def write_report(out: Path, records: Sequence[dict[str, Any]], command: str) -> 
     pending = [scales[key] for key in scales if key not in done]
     if pending:
         lines += ["", f"Scales not yet run (the study resumes where it stopped): {', '.join(pending)}."]
+    lines += ["", "The oracle column uses K alone, not the engine: lambda_beta (nested quadrature of the "
+              "population K) at n beta = 10^4, 10^6, ..., 10^16, fitted by lambda_t + P'(x)/P(x) = lambda + "
+              "c exp(-delta x), x = log n beta, P of degree m - 1, m chosen by the stability of the "
+              "extrapolation; +- is the change of lambda when the fit drops its first, last or last two "
+              "points (`rlct.numeric.oracles.tempered_limit`)."]
     lines += ["", NOT_RUN]
     lines += [
         "",
@@ -280,7 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     (out / "results").mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
     for scale in [] if args.report_only else scales:
-        jobs = [(f"{scale}-exact.json", lambda s=scale: study_exact(s))]
+        jobs = [(f"{scale}-exact.json", lambda s=scale: study_exact(s)),
+                (f"{scale}-limit.json", lambda s=scale: study_limit(s))]
         for seed in range(args.seeds):
             jobs += [
                 (f"{scale}-seed{seed}-data.json", lambda s=scale, k=seed: study_data(s, k)),

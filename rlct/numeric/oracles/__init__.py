@@ -7,6 +7,8 @@
 * `oracle_for_polynomial`: either of them for a sympy polynomial K (or an ideal <f_i>).
 * `tempered_mean`: n beta E[K] under the localized tempered posterior (d <= 2), the value the
   LLC estimator converges to at finite n beta (not lambda itself).
+* `tempered_limit`: lambda (and m) in two variables as the limit of that value, computed by nested
+  quadrature at n beta = 10^4..10^16 and extrapolated (`fit_tempered_limit`).
 
 All return an `OracleEstimate`.
 """
@@ -15,6 +17,8 @@ from rlct.numeric.oracles.polynomial import oracle_for_polynomial
 from rlct.numeric.oracles.quadrature import free_energy_quadrature
 from rlct.numeric.oracles.result import OracleEstimate
 from rlct.numeric.oracles.tempered import tempered_mean
+from rlct.numeric.oracles.tempered_limit import fit_tempered_limit, tempered_limit
 from rlct.numeric.oracles.volume import volume_scaling
 
-__all__ = ["OracleEstimate", "free_energy_quadrature", "oracle_for_polynomial", "tempered_mean", "volume_scaling"]
+__all__ = ["OracleEstimate", "fit_tempered_limit", "free_energy_quadrature", "oracle_for_polynomial", "tempered_limit",
+           "tempered_mean", "volume_scaling"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-METHODS = ("volume-scaling", "free-energy-quadrature")
+METHODS = ("volume-scaling", "free-energy-quadrature", "tempered-limit")
 
 
 def _jsonable(value: Any) -> Any:
@@ -34,7 +34,8 @@ class OracleEstimate:
         stderr: its standard error (volume scaling: jackknife over independent batches;
             quadrature: least-squares error of the fit combined with its sensitivity to the
             fit window).
-        method: ``"volume-scaling"`` or ``"free-energy-quadrature"``.
+        method: ``"volume-scaling"``, ``"free-energy-quadrature"`` or ``"tempered-limit"``
+            (`rlct.numeric.oracles.tempered_limit`).
         range_used: the asymptotic range the fit used, e.g. ``"eps in [1e-12, 1e-04]"``.
         n_samples: volume scaling: the number of K evaluations (Monte Carlo samples and
             MCMC proposals over all batches); None for quadrature.
@@ -73,7 +74,12 @@ class OracleEstimate:
 
     def describe(self) -> str:
         m = "?" if self.multiplicity_estimate is None else str(self.multiplicity_estimate)
-        count = f"{self.n_samples} K evaluations" if self.n_samples is not None else f"{self.n_points} cubature nodes"
+        if self.n_samples is not None:
+            count = f", {self.n_samples} K evaluations"
+        elif self.n_points is not None:
+            count = f", {self.n_points} cubature nodes"
+        else:
+            count = ""
         return (
-            f"lambda ~ {self.estimate:.4f} +/- {self.stderr:.4f} (m ~ {m}) by {self.method}, {self.range_used}, {count}"
+            f"lambda ~ {self.estimate:.4f} +/- {self.stderr:.4f} (m ~ {m}) by {self.method}, {self.range_used}{count}"
         )

@@ -37,7 +37,10 @@ from rlct.numeric.oracles.adaptive import integrate_adaptive
 
 LOG_LOWER = -40.0  # exp(-40) ~ 4e-18: the mass below is < that fraction of the total
 TAIL_SDS = 12.0  # upper limit |w_j| <= 12 / sqrt(gamma) (Gaussian tail e^-72)
-GRADED_LEVELS = 16  # breakpoints at distance 2^-j, j < 16, from each zero of K (nested quadrature)
+# breakpoints at distance 2^-j, j < 16, from each zero of K (nested quadrature), and further down to
+# ~ (n beta)^(-1/2) / 4, the width of the ridge, at n beta > 2^26 (the tempered-limit oracle goes
+# to 10^16: with 16 levels the rule missed the ridge of x^2 y^2 at y ~ 1e-8, 3e-3 off)
+GRADED_LEVELS = 16
 # rounding noise accepted by the inner quadrature, relative to each piece's own integral of
 # max(w, n beta K w) (w the weight; deep polynomial networks: K cancels to ~4e-9 relative near
 # its valleys, pnn L3r4): the noise then moves n beta E[K] by ~1e-8 absolute at most. The
@@ -139,7 +142,8 @@ def tempered_mean_nested(
     bound = TAIL_SDS / math.sqrt(localization)
     # graded breakpoints around each zero of K: the ridge there has a width that shrinks with
     # n beta (and, where valleys meet, with the distance to the meeting point)
-    offsets = np.array([2.0**-j for j in range(0, GRADED_LEVELS)])
+    levels = max(GRADED_LEVELS, math.ceil(0.5 * math.log2(nbeta)) + 3)
+    offsets = np.array([2.0**-j for j in range(0, levels)])
 
     def graded(centres: np.ndarray) -> np.ndarray:
         cuts = np.concatenate([centres, (centres[:, None] + offsets[None, :]).ravel(),
