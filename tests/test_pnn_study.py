@@ -41,3 +41,29 @@ def test_bad_arguments_exit_2_with_one_line(argv, flag, tmp_path, capsys):
     assert pnn_study.main([*argv, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"rlct: error: {flag}")
+
+
+def _records(estimate):
+    common = {"scale": "L1r2", "depth": 1, "power": 2, "n": 100_000, "noise_std": 1.0}
+    refs = {f"{nb:.6g}": {"lambda_beta": 0.72, "seconds": 1.0} for nb in pnn_study.NBETAS}
+    nbetas = [10.0**k for k in range(4, 17, 2)]
+    values = [0.75 - 0.1 * t**-0.2 for t in nbetas]  # lambda_t of an m = 1 curve with lambda = 3/4
+    return [
+        {"kind": "exact", **common, "lambda": "3/4", "lambda_float": 0.75, "multiplicity": 1,
+         "certificate": "", "exact_seconds": 0.1, "references": refs},
+        {"kind": "limit", **common, "seconds": 1.0,
+         "oracle": {"estimate": 0.0, "details": {"nbetas": nbetas, "values": values}}},
+        {"kind": "data", **common, "seed": 0, "data_references": {"46.1662": 0.71, "1000": 0.74}},
+        {"kind": "estimates", **common, "seed": 0, "settings_key": pnn_study.recommended_key("L1r2"),
+         "runs": {"rlct_recommended": _run(1000.0, estimate)}},
+    ]
+
+
+@pytest.mark.parametrize(("estimate", "verdict"), [(0.75, "meets its target on every scale shown"),
+                                                   (0.60, "misses its target")])
+def test_the_report_refits_the_oracle_and_says_whether_the_sampler_met_its_target(estimate, verdict, tmp_path):
+    pnn_study.write_report(tmp_path, _records(estimate), "cmd")
+    text = (tmp_path / "README.md").read_text()
+    assert verdict in text
+    row = next(line for line in text.splitlines() if line.startswith("| 1 | 2 | 3/4"))
+    assert "0.75000 +- 0.00000 (1) | +0.00%" in row  # refitted from the stored values, not the stored 0.0

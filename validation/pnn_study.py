@@ -291,6 +291,13 @@ def write_report(out: Path, records: Sequence[dict[str, Any]], command: str) -> 
                   + ". R-hat near 1 does not detect it: every chain starts at t* = 0 and they agree with "
                   "each other, not with the posterior. These estimates are not to be trusted; the error is "
                   "the sampler's, not the estimator's."]
+    elif any(r["estimator"] == "rlct_recommended" for r in rows):
+        worst = max((r for r in rows if r["estimator"] == "rlct_recommended"),
+                    key=lambda r: abs(r["max_sampler_error"]))
+        lines += ["", "The recommended sampler meets its target on every scale shown: sampler error within 5% "
+                  f"in every seed against the exact tempered mean of the same data (worst: L{worst['depth']}r"
+                  f"{worst['power']}, {_pct(worst['max_sampler_error'])}). What remains is the estimator's own "
+                  "bias at n beta = 1000 (column 'estimator bias'), which only a larger n beta removes."]
     lines += ["", f"Regenerate: `{command}`", ""]
     atomic_write_text(out / "README.md", "\n".join(lines))
 

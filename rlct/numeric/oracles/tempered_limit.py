@@ -57,12 +57,13 @@ DEFAULT_NBETAS = tuple(10.0**k for k in range(4, 17, 2))
 MAX_MULTIPLICITY = 3
 # the decay rate delta = lambda' - lambda is profiled on this grid, then refined by a bounded search
 RATE_GRID = np.geomspace(1e-3, 4.0, 400)
-# starting shifts s of P(x) = (x + s)^(m - 1) for m > 1 (P's roots -s: the constant of log Z)
 # m is the one whose lambda moves least when the fit drops its first, its last or its last two
 # points; spreads within this factor of the least count as a tie, which the smaller m wins (for m > 1
 # a P with a large shift mimics a constant, so a model with m = 1 is also one with m = 2)
 TIE = 1.5
+# evaluations of each Nelder-Mead refinement (m > 1), from the two best grid starts
 NELDER_MEAD_EVALUATIONS = 1500
+# starting shifts s of P(x) = (x + s)^(m - 1) for m > 1 (P's roots -s: the constant of log Z)
 SHIFT_GRID = (-5.0, -2.0, 0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 
 
@@ -123,7 +124,8 @@ def _fit(x: np.ndarray, y: np.ndarray, multiplicity: int) -> tuple[float, float,
             continue
         shape = shape_of(shift)
         derivative = _log_derivative(x, shape)
-        assert derivative is not None  # x + shift > 0 on the data
+        if derivative is None:
+            continue
         rss = _regress((y + derivative)[None, :], np.exp(-RATE_GRID[:, None] * (x - x[0])[None, :]))[0]
         k = int(np.argmin(rss))
         starts.append((float(rss[k]), np.append(shape, math.log(RATE_GRID[k]))))
@@ -153,7 +155,8 @@ def fit_tempered_limit(
 
     Returns:
         An `OracleEstimate` (method ``"tempered-limit"``): the extrapolated lambda, the selected
-        m, and as ``stderr`` the fit's sensitivity to dropping its first or last point;
+        m, and as ``stderr`` the largest change of lambda when the fit drops its first, its last
+        or its last two points;
         ``details`` holds each m's lambda, rate delta and residual sum of squares, and the data.
     """
     t = np.asarray(nbetas, dtype=float)
