@@ -345,7 +345,7 @@ class PNNCase(Case):
         0.0327 for the population lambda_beta of L3r2 and L3r4, against 0.0945 and 0.0324 by
         quadrature. At these settings (reports/pnn, 2 seeds, 200-230 s per job): sampler error L3r2
         -1.3% (worst seed -2.9%), L3r3 -1.0% (-4.0%), L3r4 -5.2% (-7.5%), L4r2 -2.5% (-3.7%),
-        R-hat <= 1.0003, ESS >= 30,000; 7 of the 8 seeds read low, so a small low bias remains
+        R-hat <= 1.0003, ESS >= 30,000; 6 of the 8 seeds read low, so a small low bias remains
         (L3r4 most), consistent with the skin still being undersampled at eps = 5e-4."""
         depth = self.parameters["depth"]
         if depth == 1:
