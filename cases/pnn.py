@@ -346,7 +346,10 @@ class PNNCase(Case):
         quadrature. At these settings (reports/pnn, 2 seeds, 200-230 s per job): sampler error L3r2
         -1.3% (worst seed -2.9%), L3r3 -1.0% (-4.0%), L3r4 -5.2% (-7.5%), L4r2 -2.5% (-3.7%),
         R-hat <= 1.0003, ESS >= 30,000; 6 of the 8 seeds read low, so a small low bias remains
-        (L3r4 most), consistent with the skin still being undersampled at eps = 5e-4."""
+        (L3r4 most), consistent with the skin still being undersampled at eps = 5e-4. It is the
+        step's, not the run length's: L3r4 seed 1 (reference 0.03292) with 500,000 steps reads
+        0.03097 +- 0.00042 (-5.9%) at eps = 5e-4 and 0.03234 +- 0.00059 (-1.8%) at eps = 2e-4
+        (640 s for 4 chains); eps = 2e-4 for L3r4 is the next change to run through reports/pnn."""
         depth = self.parameters["depth"]
         if depth == 1:
             return mala_settings(step_size=5e-4, steps=20_000, burnin=4_000)
